@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cdnd/cdnd/internal/server"
+	"github.com/spf13/cobra"
+)
+
+// adminClient calls the operator API of a running cdnd.
+type adminClient struct {
+	addr, token, dataDir string
+}
+
+func (c *adminClient) flags(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&c.addr, "admin-addr", defaultAdminAddr, "operator API address of the running cdnd")
+	f.StringVar(&c.token, "token", "", "operator token (default $CDND_ADMIN_TOKEN, else DATA_DIR/admin.token)")
+	f.StringVar(&c.dataDir, "data-dir", defaultDataDir, "data directory of the running cdnd, to find a generated token")
+}
+
+func (c *adminClient) bearer() (string, error) {
+	if c.token != "" {
+		return c.token, nil
+	}
+	if t := os.Getenv("CDND_ADMIN_TOKEN"); t != "" {
+		return t, nil
+	}
+	b, err := os.ReadFile(server.AdminTokenPath(c.dataDir))
+	if err != nil {
+		return "", fmt.Errorf("no operator token: pass --token, set CDND_ADMIN_TOKEN, or point --data-dir at the server's data directory (%w)", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// call sends body as JSON and prints the JSON answer.
+func (c *adminClient) call(cmd *cobra.Command, method, path string, body any) error {
+	token, err := c.bearer()
+	if err != nil {
+		return err
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(cmd.Context(), method, "http://"+c.addr+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(out))
+	}
+	_, err = cmd.OutOrStdout().Write(out)
+	return err
+}
+
+func adminCommand() *cobra.Command {
+	c := &adminClient{}
+	cmd := &cobra.Command{Use: "admin", Short: "Operator tasks against a running cdnd"}
+	c.flags(cmd)
+
+	account := &cobra.Command{Use: "account", Short: "Manage accounts"}
+	account.AddCommand(&cobra.Command{
+		Use:   "create",
+		Short: "Create an account; prints its AccountId and its AccessKey pair (the secret only this once)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.call(cmd, http.MethodPost, "/admin/v1/accounts", nil)
+		},
+	}, &cobra.Command{
+		Use:   "set-quota ACCOUNT_ID DOMAINS",
+		Short: "Set how many domains an account may add (default 50)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := strconv.Atoi(args[1])
+			if err != nil {
+				return fmt.Errorf("DOMAINS must be a number: %w", err)
+			}
+			return c.call(cmd, http.MethodPut, "/admin/v1/accounts/"+url.PathEscape(args[0])+"/quota", map[string]int{"DomainQuota": n})
+		},
+	})
+
+	domain := &cobra.Command{Use: "domain", Short: "Manage domains"}
+	domain.AddCommand(&cobra.Command{
+		Use:   "set-mode DOMAIN normal|safe|protected",
+		Short: "Put a domain in a mode; safe and protected refuse certificate changes through the API",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.call(cmd, http.MethodPut, "/admin/v1/domains/"+url.PathEscape(args[0])+"/mode", map[string]string{"Mode": args[1]})
+		},
+	})
+	cmd.AddCommand(account, domain)
+	return cmd
+}

@@ -1,0 +1,208 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
+	"github.com/cdnd/cdnd/internal/certs/certstest"
+)
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// cdndBinary builds cmd/cdnd once per test run.
+func cdndBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "cdnd-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "cdnd")
+		out, err := exec.Command("go", "build", "-o", binary, "../cmd/cdnd").CombinedOutput()
+		if err != nil {
+			buildErr = err
+			t.Logf("%s", out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+// process is a `cdnd serve` running as its own process.
+type process struct {
+	cmd    *exec.Cmd
+	stdout strings.Builder
+	addrs  map[string]string
+}
+
+var servingLine = regexp.MustCompile(`msg="cdnd serving" api=(\S+) https=(\S+) http=(\S+) admin=(\S+)`)
+
+// startProcess runs cdnd serve on ephemeral loopback ports and waits for
+// it to say where it listens.
+func startProcess(t *testing.T, dataDir string, env ...string) *process {
+	t.Helper()
+	p := &process{}
+	p.cmd = exec.Command(cdndBinary(t), "serve", "--data-dir", dataDir,
+		"--api-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0")
+	p.cmd.Env = append(os.Environ(), env...)
+	stdout, _ := p.cmd.StdoutPipe()
+	stderr, _ := p.cmd.StderrPipe()
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
+	outDone := make(chan struct{})
+	go func() {
+		b, _ := io.ReadAll(stdout)
+		p.stdout.Write(b)
+		close(outDone)
+	}()
+	found := make(chan map[string]string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
+				found <- map[string]string{"api": m[1], "https": m[2], "http": m[3], "admin": m[4]}
+			}
+		}
+	}()
+	select {
+	case p.addrs = <-found:
+	case <-time.After(60 * time.Second):
+		t.Fatal("cdnd did not start within 60s")
+	}
+	_ = outDone
+	return p
+}
+
+func (p *process) client(t *testing.T, id, secret string) *cdn.Client {
+	c := sdkClient(t, id, secret)
+	c.Domain = p.addrs["api"]
+	return c
+}
+
+var credLine = regexp.MustCompile(`(?m)^(AccountId|AccessKeyId|AccessKeySecret)=(\S+)$`)
+
+// TestProcessRestartAndKill runs the real binary twice side by side,
+// checks first-start secrets, kills one with SIGKILL right after an
+// acknowledged write and restarts it: the write is there and served.
+func TestProcessRestartAndKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a := startProcess(t, dirA)
+	b := startProcess(t, dirB, "CDND_ROOT_ACCESS_KEY_ID=LTAIsideBySide000000000", "CDND_ROOT_ACCESS_KEY_SECRET=side-by-side-secret")
+
+	// First start without credentials: printed once, kept in a 0600 file.
+	var creds map[string]string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if data, err := os.ReadFile(filepath.Join(dirA, "root-credentials")); err == nil {
+			creds = map[string]string{}
+			for _, m := range credLine.FindAllStringSubmatch(string(data), -1) {
+				creds[m[1]] = m[2]
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no root-credentials file")
+		}
+	}
+	for _, f := range []string{"root-credentials", "admin.token", "master.key"} {
+		st, err := os.Stat(filepath.Join(dirA, f))
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v, mode %v", f, err, st.Mode())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dirB, "root-credentials")); !os.IsNotExist(err) {
+		t.Fatalf("root-credentials written although the environment gave the key: %v", err)
+	}
+
+	ca := a.client(t, creds["AccessKeyId"], creds["AccessKeySecret"])
+	name := uniqueDomain("process.example")
+	add := cdn.CreateAddCdnDomainRequest()
+	add.DomainName, add.CdnType, add.Sources = name, "web", testSources
+	if _, err := ca.AddCdnDomain(add); err != nil {
+		t.Fatal(err)
+	}
+	// The other instance is independent: it does not know the domain.
+	cb := b.client(t, "LTAIsideBySide000000000", "side-by-side-secret")
+	detail := cdn.CreateDescribeCdnDomainDetailRequest()
+	detail.DomainName = name
+	_, err := cb.DescribeCdnDomainDetail(detail)
+	wantAPIError(t, err, "InvalidDomain.NotFound", 404)
+
+	chain, key := certstest.Valid(t, name)
+	set := cdn.CreateSetDomainServerCertificateRequest()
+	set.DomainName, set.ServerCertificateStatus, set.CertName = name, "on", "kill9"
+	set.ServerCertificate, set.PrivateKey = string(chain), string(key)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, err = ca.SetDomainServerCertificate(set)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Acknowledged: now kill -9.
+	_ = a.cmd.Process.Signal(syscall.SIGKILL)
+	_ = a.cmd.Wait()
+
+	a2 := startProcess(t, dirA)
+	if strings.Contains(a2.stdout.String(), "AccessKeySecret") {
+		t.Fatal("credentials printed again on a later start")
+	}
+	ca2 := a2.client(t, creds["AccessKeyId"], creds["AccessKeySecret"])
+	info := cdn.CreateDescribeDomainCertificateInfoRequest()
+	info.DomainName = name
+	resp, err := ca2.DescribeDomainCertificateInfo(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci := resp.CertInfos.CertInfo[0]; ci.CertName != "kill9" || ci.ServerCertificateStatus != "on" {
+		t.Fatalf("after kill -9: %+v", ci)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		got, err := handshakeAt(a2.addrs["https"], name)
+		if err == nil && got == pemFingerprint(t, chain) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restarted edge does not serve the certificate: %v", err)
+		}
+	}
+
+	// SIGTERM: a clean, prompt exit.
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- b.cmd.Wait() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("no exit within 20s of SIGTERM")
+	}
+}

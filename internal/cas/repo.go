@@ -1,0 +1,153 @@
+package cas
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"math/big"
+	"strconv"
+	"time"
+
+	"github.com/cdnd/cdnd/internal/certs"
+	"github.com/cdnd/cdnd/internal/keyring"
+	"github.com/cdnd/cdnd/internal/store"
+)
+
+var (
+	// ErrNotFound: no certificate by that name in the account.
+	ErrNotFound = errors.New("cas: certificate not found")
+	// ErrNameTaken: the name holds other content and overwriting was not asked for.
+	ErrNameTaken = errors.New("cas: certificate name already exists")
+	// ErrContentExists: the same certificate is stored under another name.
+	ErrContentExists = errors.New("cas: certificate already uploaded under another name")
+)
+
+// Repo reads and stages certificate records.
+type Repo struct {
+	st  *store.Store
+	kr  *keyring.Keyring
+	now func() time.Time
+}
+
+// New returns the repository over st, sealing keys with kr.
+func New(st *store.Store, kr *keyring.Keyring) *Repo {
+	return &Repo{st: st, kr: kr, now: time.Now}
+}
+
+// Get returns a certificate and its revision.
+func (r *Repo) Get(ctx context.Context, account, name string) (store.Cert, int64, error) {
+	var c store.Cert
+	rev, err := r.st.Get(ctx, store.CertKey(account, name), &c)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, 0, ErrNotFound
+	}
+	return c, rev, err
+}
+
+// Staged is a certificate write prepared for a transaction that may also
+// carry other records (a domain binding), so they commit together.
+type Staged struct {
+	Cert  store.Cert
+	apply func(t *store.Txn)
+}
+
+// AddTo adds the staged write, and the conditions it was prepared under, to t.
+func (s *Staged) AddTo(t *store.Txn) { s.apply(t) }
+
+// fingerprintRecord indexes an account's certificates by content.
+type fingerprintRecord struct {
+	Name string `json:"name"`
+}
+
+// certIDRecord indexes certificates by CertId.
+type certIDRecord struct {
+	AccountID string `json:"account"`
+	Name      string `json:"name"`
+}
+
+// StageUpload prepares storing p under name. The same content under the same
+// name is a no-op write (binding it again is fine); other content under the
+// name is ErrNameTaken unless overwrite; the same content under another name
+// is ErrContentExists unless overwrite.
+func (r *Repo) StageUpload(ctx context.Context, account, name string, p *Pair, overwrite bool) (*Staged, error) {
+	fp := certs.Fingerprint(p.Chain.Leaf)
+	existing, rev, err := r.Get(ctx, account, name)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if rev != 0 && existing.Fingerprint == fp {
+		return &Staged{Cert: existing, apply: func(t *store.Txn) { t.Unchanged(store.CertKey(account, name), rev) }}, nil
+	}
+	if rev != 0 && !overwrite {
+		return nil, ErrNameTaken
+	}
+	var other fingerprintRecord
+	fpRev, err := r.st.Get(ctx, store.CertFingerprintKey(account, fp), &other)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if fpRev != 0 && other.Name != name && !overwrite {
+		return nil, ErrContentExists
+	}
+
+	now := r.now().UTC()
+	sealed, err := r.kr.Seal(p.keyPEM, store.CertKeyAAD(account, name))
+	if err != nil {
+		return nil, err
+	}
+	leaf := p.Chain.Leaf
+	c := store.Cert{
+		AccountID:   account,
+		Name:        name,
+		CertID:      existing.CertID,
+		ChainPEM:    string(certs.EncodeChain(p.Chain)),
+		Key:         sealed,
+		Fingerprint: fp,
+		CommonName:  leaf.Subject.CommonName,
+		Names:       certs.Names(leaf),
+		Issuer:      certs.IssuerOrg(leaf),
+		NotBefore:   leaf.NotBefore.UTC(),
+		NotAfter:    leaf.NotAfter.UTC(),
+		Created:     existing.Created,
+		Updated:     now,
+	}
+	newID := c.CertID == 0
+	if newID {
+		c.CertID = newCertID()
+		c.Created = now
+	}
+	return &Staged{Cert: c, apply: func(t *store.Txn) {
+		t.Unchanged(store.CertKey(account, name), rev)
+		t.Put(store.CertKey(account, name), c)
+		if rev != 0 && existing.Fingerprint != "" {
+			t.Delete(store.CertFingerprintKey(account, existing.Fingerprint))
+		}
+		t.Put(store.CertFingerprintKey(account, fp), fingerprintRecord{Name: name})
+		if newID {
+			id := strconv.FormatInt(c.CertID, 10)
+			t.Unchanged(store.CertIDKey(id), 0)
+			t.Put(store.CertIDKey(id), certIDRecord{AccountID: account, Name: name})
+		}
+	}}, nil
+}
+
+// StageBind prepares binding an existing certificate: the transaction fails
+// with a conflict if the certificate changes or goes away meanwhile.
+func (r *Repo) StageBind(ctx context.Context, account, name string) (*Staged, error) {
+	c, rev, err := r.Get(ctx, account, name)
+	if err != nil {
+		return nil, err
+	}
+	return &Staged{Cert: c, apply: func(t *store.Txn) { t.Unchanged(store.CertKey(account, name), rev) }}, nil
+}
+
+// newCertID draws a CertId: numeric like Alibaba's, below 2^53 so that
+// JavaScript clients read it exactly. Uniqueness is enforced by the
+// transaction (the certids index must be absent).
+func newCertID() int64 {
+	v, err := rand.Int(rand.Reader, big.NewInt(1<<53-10_000_000))
+	if err != nil {
+		panic("cas: crypto/rand failed: " + err.Error())
+	}
+	return v.Int64() + 10_000_000
+}

@@ -1,0 +1,336 @@
+package cdn
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/cdnd/cdnd/internal/cas"
+	"github.com/cdnd/cdnd/internal/certs"
+	"github.com/cdnd/cdnd/internal/openapi"
+	"github.com/cdnd/cdnd/internal/store"
+)
+
+// certFault is what can be wrong with a certificate change. Each API version
+// reports a fault with its own code (the 2014 API names parameters
+// differently and answers some faults with other statuses), so faults are
+// translated at the edge of each action through a table.
+type certFault int
+
+const (
+	faultStatus certFault = iota + 1
+	faultCertType
+	faultMissingCert
+	faultMissingKey
+	faultMissingName
+	faultNameTooLong
+	faultTooLong
+	faultBadCert
+	faultCertFormat
+	faultBadKey
+	faultBadBoth
+	faultEncryptedKey
+	faultMismatch
+	faultExpired
+	faultCertNotFound
+	faultDuplicateName
+	faultDuplicateContent
+	faultForeignDomain
+	faultOffline
+	faultSafeMode
+	faultProtectedMode
+	faultTooManyDomains
+)
+
+func (f certFault) Error() string { return "cdn: certificate fault " + strconv.Itoa(int(f)) }
+
+// maxCertName is Alibaba's limit on CertName.
+const maxCertName = 128
+
+// setServerCertificateErrors: SetDomainServerCertificate, 2018-05-10, as the
+// seed document lists them.
+var setServerCertificateErrors = map[certFault]*openapi.Error{
+	faultStatus:           openapi.NewError(400, "InvalidServerCertificateStatus.ValueNotSupported", "The specified ServerCertificateStatus is invalid."),
+	faultCertType:         openapi.NewError(400, "SetDomainCertificate.ParameterError", "The specified parameters are invalid."),
+	faultMissingCert:      openapi.NewError(400, "SSLPub.MissingParameter", "The SSLPub parameter is required."),
+	faultMissingKey:       openapi.NewError(400, "SSLPri.MissingParameter", "The SSLPri parameter is required."),
+	faultMissingName:      openapi.NewError(404, "CertName.MissingParameter", "The CertName parameter is required."),
+	faultNameTooLong:      openapi.NewError(400, "InvalidCertName.TooLong", "The length of the certificate name cannot exceed 128 characters."),
+	faultTooLong:          openapi.NewError(400, "InvalidCertificate.TooLong", "The Certificate you provided is over the max length"),
+	faultBadCert:          openapi.NewError(400, "InvalidSSLPub", "The SSLPub you provided is malformed."),
+	faultCertFormat:       openapi.NewError(400, "Certificate.FormatError", "The format of the certificate is invalid."),
+	faultBadKey:           openapi.NewError(400, "InvalidSSLPri", "The SSLPri you provided is malformed."),
+	faultBadBoth:          openapi.NewError(400, "InvalidSSLPubOrInvalidSSLPri", "The SSLPri or SSLPub you provided is malformed."),
+	faultEncryptedKey:     openapi.NewError(400, "Key.Malformed", "The specified Key format is invalid."),
+	faultMismatch:         openapi.NewError(400, "Certificate.MissMatch", "The SSLPri does not match the certificate."),
+	faultExpired:          openapi.NewError(400, "Certificate.Expired", "The certificate has expired."),
+	faultCertNotFound:     openapi.NewError(400, "Certificate.NotFind", "The certificate does not exist."),
+	faultDuplicateName:    openapi.NewError(400, "Certificate.Duplicated", "The certificate name already exists."),
+	faultDuplicateContent: openapi.NewError(400, "CertificateContent.Duplicated", "The certificate has been uploaded,do not upload again."),
+	faultForeignDomain:    openapi.NewError(400, "IllegalOperationDomain", "You are not authorized to operate the domain."),
+	faultOffline:          openapi.NewError(400, "InvalidDomain.notOnline", "The domain is offline. Check the status of the domain and try again later."),
+	faultSafeMode:         openapi.NewError(400, "DomainInSafeMode", "The domain is in safe mode. To request permission, contact Customer Service."),
+	faultProtectedMode:    openapi.NewError(403, "DomainInProtectedMode", "The domain is in protection mode. To request permission, contact Customer Service."),
+	faultTooManyDomains:   openapi.NewError(400, "SetDomainCertificate.ParameterError", "The specified parameters are invalid."),
+}
+
+// setServerCertificate2014Errors: the legacy API's own codes (cn docs),
+// falling back to the 2018 codes for faults it shares.
+var setServerCertificate2014Errors = withDefaults(map[certFault]*openapi.Error{
+	faultStatus:         openapi.NewError(400, "InvalidServerCertificateStatus.ValueNotSupported", "The specified value of parameter Enable is not supported."),
+	faultCertType:       openapi.NewError(400, "SetDomainServerCertificate.ParameterError", "The specified parameters are invalid."),
+	faultMissingCert:    openapi.NewError(400, "ServerCertificate.MissingParameter", "The input parameter ServerCertificate that is mandatory for processing this request is not supplied."),
+	faultMissingKey:     openapi.NewError(400, "PrivateKey.MissingParameter", "The input parameter PrivateKey that is mandatory for processing this request is not supplied."),
+	faultNameTooLong:    openapi.NewError(400, "InvalidCertName.TooLong", "The CertName you provided is over the max length 128!"),
+	faultTooLong:        openapi.NewError(400, "InvalidCertificate.TooLong", "The Certificate you provided is over the max length!"),
+	faultBadCert:        openapi.NewError(400, "InvalidCertificate", "The Certificate you provided is malformed!"),
+	faultCertFormat:     openapi.NewError(400, "InvalidCertificate", "The Certificate you provided is malformed!"),
+	faultBadKey:         openapi.NewError(400, "InvalidPrivateKey", "The PrivateKey you provided is malformed!"),
+	faultBadBoth:        openapi.NewError(400, "InvalidCertificate", "The Certificate you provided is malformed!"),
+	faultEncryptedKey:   openapi.NewError(400, "InvalidPrivateKey", "The PrivateKey you provided is malformed!"),
+	faultMismatch:       openapi.NewError(400, "Certificate.MissMatch", "The PrivateKey does not math the specified Certificate!"),
+	faultForeignDomain:  openapi.NewError(403, "IllegalOperation", "Illegal domain operate is not permitted."),
+	faultProtectedMode:  openapi.NewError(400, "DomainInProtectedMode", "The domain is in protection mode. To request permission, contact Customer Service."),
+	faultTooManyDomains: openapi.NewError(400, "SetDomainServerCertificate.ParameterError", "The specified parameters are invalid."),
+}, setServerCertificateErrors)
+
+func withDefaults(codes, defaults map[certFault]*openapi.Error) map[certFault]*openapi.Error {
+	for f, e := range defaults {
+		if _, ok := codes[f]; !ok {
+			codes[f] = e
+		}
+	}
+	return codes
+}
+
+// translate turns a certFault into the action's API error.
+func translate(err error, codes map[certFault]*openapi.Error) error {
+	var f certFault
+	if errors.As(err, &f) {
+		return codes[f]
+	}
+	return err
+}
+
+// certChange is one certificate change on one or more domains.
+type certChange struct {
+	domains  []string
+	enable   bool
+	certType string // upload | cas
+	name     string
+	chainPEM string
+	keyPEM   string
+	force    bool
+}
+
+// maxBatchDomains bounds the domains of one change (the 2014 API and the
+// batch API take a comma-separated list).
+const maxBatchDomains = 50
+
+// parseServerCertificate reads SetDomainServerCertificate's parameters
+// (both versions). The 2014 API takes a comma-separated DomainName and
+// makes CertName optional.
+func parseServerCertificate(r *openapi.Request, legacy bool) (certChange, error) {
+	c := certChange{
+		certType: r.Get("CertType"),
+		name:     r.Get("CertName"),
+		chainPEM: r.Get("ServerCertificate"),
+		keyPEM:   r.Get("PrivateKey"),
+		force:    r.Get("ForceSet") == "1",
+	}
+	switch r.Get("ServerCertificateStatus") {
+	case "on":
+		c.enable = true
+	case "off":
+	default:
+		return c, faultStatus
+	}
+	c.domains = []string{r.Get("DomainName")}
+	if legacy {
+		c.domains = strings.Split(r.Get("DomainName"), ",")
+	}
+	if len(c.domains) > maxBatchDomains {
+		return c, faultTooManyDomains
+	}
+	if c.certType == "" {
+		c.certType = "upload"
+	}
+	if c.certType != "upload" && c.certType != "cas" {
+		return c, faultCertType
+	}
+	if !c.enable {
+		return c, nil
+	}
+	if len(c.name) > maxCertName {
+		return c, faultNameTooLong
+	}
+	if c.certType == "upload" {
+		if c.chainPEM == "" {
+			return c, faultMissingCert
+		}
+		if c.keyPEM == "" {
+			return c, faultMissingKey
+		}
+	}
+	if c.name == "" && (!legacy || c.certType == "cas") {
+		return c, faultMissingName
+	}
+	return c, nil
+}
+
+func (s *Service) setDomainServerCertificate2018(ctx context.Context, r *openapi.Request) (any, error) {
+	c, err := parseServerCertificate(r, false)
+	if err == nil {
+		err = s.changeCertificate(ctx, account(r), c)
+	}
+	return nil, translate(err, setServerCertificateErrors)
+}
+
+func (s *Service) setDomainServerCertificate2014(ctx context.Context, r *openapi.Request) (any, error) {
+	c, err := parseServerCertificate(r, true)
+	if err == nil {
+		err = s.changeCertificate(ctx, account(r), c)
+	}
+	return nil, translate(err, setServerCertificate2014Errors)
+}
+
+// pairFaults maps validation errors of a certificate and key to faults.
+var pairFaults = []struct {
+	err   error
+	fault certFault
+}{
+	{cas.ErrChainTooLong, faultTooLong},
+	{cas.ErrKeyTooLong, faultTooLong},
+	{cas.ErrExpired, faultExpired},
+	{certs.ErrKeyMismatch, faultMismatch},
+	{certs.ErrEncryptedKey, faultEncryptedKey},
+}
+
+func pairFault(err error) error {
+	for _, pf := range pairFaults {
+		if errors.Is(err, pf.err) {
+			return pf.fault
+		}
+	}
+	badCert := errors.Is(err, certs.ErrNoCertificate) || errors.Is(err, certs.ErrMalformedCert)
+	badKey := errors.Is(err, certs.ErrNoKey) || errors.Is(err, certs.ErrMalformedKey) || errors.Is(err, certs.ErrUnsupportedKey)
+	switch {
+	case badCert && badKey:
+		return faultBadBoth
+	case errors.Is(err, certs.ErrMalformedCert):
+		return faultCertFormat
+	case badCert:
+		return faultBadCert
+	case badKey:
+		return faultBadKey
+	}
+	return err
+}
+
+// changeCertificate binds (or unbinds) a certificate on every domain of c in
+// one transaction together with the certificate's own record: a reader sees
+// all of it or none of it.
+func (s *Service) changeCertificate(ctx context.Context, accountID string, c certChange) error {
+	var pair *cas.Pair
+	if c.enable && c.certType == "upload" {
+		var err error
+		if pair, err = cas.ParsePair(c.chainPEM, c.keyPEM, s.now()); err != nil {
+			return pairFault(err)
+		}
+		if c.name == "" {
+			c.name = "cert-" + certs.Fingerprint(pair.Chain.Leaf)[:16]
+		}
+	}
+	return retryConflicts(ctx, func() error {
+		t := s.st.Txn()
+		domains := make([]store.Domain, 0, len(c.domains))
+		for _, name := range c.domains {
+			d, rev, err := s.certDomain(ctx, accountID, name)
+			if err != nil {
+				return err
+			}
+			t.Unchanged(store.DomainKey(d.Name), rev)
+			domains = append(domains, d)
+		}
+		var binding *store.Binding
+		if c.enable {
+			staged, err := s.stageCert(ctx, accountID, c, pair)
+			if err != nil {
+				return err
+			}
+			staged.AddTo(t)
+			binding = &store.Binding{CertName: c.name, CertType: c.certType, Updated: s.now().UTC()}
+		}
+		for _, d := range domains {
+			if sameBinding(d.HTTPS, binding) {
+				continue
+			}
+			d.HTTPS = binding
+			d.Modified = s.now().UTC()
+			t.Put(store.DomainKey(d.Name), d)
+		}
+		_, err := t.Commit(ctx)
+		return err
+	})
+}
+
+func sameBinding(a, b *store.Binding) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.CertName == b.CertName && a.CertType == b.CertType
+}
+
+// certDomain loads a domain whose certificate is about to change and checks
+// it may change: the caller's, online, not held in safe or protected mode,
+// and not still applying a previous change.
+func (s *Service) certDomain(ctx context.Context, accountID, name string) (store.Domain, int64, error) {
+	name, ok := normalizeDomain(strings.TrimSpace(name))
+	if !ok {
+		return store.Domain{}, 0, errDomainNotFound
+	}
+	var d store.Domain
+	rev, err := s.st.Get(ctx, store.DomainKey(name), &d)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return d, 0, errDomainNotFound
+	case err != nil:
+		return d, 0, err
+	case d.AccountID != accountID:
+		return d, 0, faultForeignDomain
+	case d.Mode == ModeSafe:
+		return d, 0, faultSafeMode
+	case d.Mode == ModeProtected:
+		return d, 0, faultProtectedMode
+	case d.Status != statusOnline:
+		return d, 0, faultOffline
+	}
+	return d, rev, s.awaitSettled(ctx, rev)
+}
+
+// stageCert prepares the certificate side of a change: an upload stores (or
+// reuses) the pair under its name, cas binds what the repository holds.
+func (s *Service) stageCert(ctx context.Context, accountID string, c certChange, pair *cas.Pair) (*cas.Staged, error) {
+	var staged *cas.Staged
+	var err error
+	if c.certType == "cas" {
+		staged, err = s.certs.StageBind(ctx, accountID, c.name)
+	} else {
+		staged, err = s.certs.StageUpload(ctx, accountID, c.name, pair, c.force)
+	}
+	switch {
+	case errors.Is(err, cas.ErrNotFound):
+		return nil, faultCertNotFound
+	case errors.Is(err, cas.ErrNameTaken):
+		return nil, faultDuplicateName
+	case errors.Is(err, cas.ErrContentExists):
+		return nil, faultDuplicateContent
+	case err != nil:
+		return nil, err
+	}
+	if c.certType == "cas" && s.now().After(staged.Cert.NotAfter) {
+		return nil, faultExpired
+	}
+	return staged, nil
+}

@@ -1,0 +1,93 @@
+package cdn
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/cdnd/cdnd/internal/openapi"
+	"github.com/cdnd/cdnd/internal/store"
+)
+
+// Errors every per-domain action can raise (spec 8.8).
+var (
+	errDomainNotFound  = openapi.NewError(404, "InvalidDomain.NotFound", "The domain provided does not belong to you.")
+	errDomainMalformed = openapi.NewError(400, "InvalidDomainName.Malformed", "Specified DomainName is malformed.")
+	errServiceBusy     = openapi.NewError(403, "ServiceBusy", "The specified Domain is configuring, please retry later.")
+)
+
+// Domain statuses on the wire. A record stores what the domain should be
+// (online or offline); it is reported as configuring until every live edge
+// has applied the revision that made it so.
+const (
+	statusOnline      = "online"
+	statusOffline     = "offline"
+	statusConfiguring = "configuring"
+)
+
+// loadDomain reads the domain the caller's account owns. Unknown and foreign
+// domains look the same: InvalidDomain.NotFound, as on Alibaba Cloud.
+func (s *Service) loadDomain(ctx context.Context, accountID, name string) (store.Domain, int64, error) {
+	name, ok := normalizeDomain(name)
+	if !ok {
+		return store.Domain{}, 0, errDomainNotFound
+	}
+	var d store.Domain
+	rev, err := s.st.Get(ctx, store.DomainKey(name), &d)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && d.AccountID != accountID) {
+		return d, 0, errDomainNotFound
+	}
+	return d, rev, err
+}
+
+// applied is the revision every live edge has applied; with no edge
+// registered there is nothing to wait for.
+func (s *Service) applied(ctx context.Context) (int64, error) {
+	edges, err := s.st.Edges(ctx)
+	if err != nil {
+		return 0, err
+	}
+	min := int64(math.MaxInt64)
+	for _, e := range edges {
+		if e.Applied < min {
+			min = e.Applied
+		}
+	}
+	return min, nil
+}
+
+// status is what the API reports for a domain last written at rev.
+func status(d store.Domain, rev, applied int64) string {
+	if rev > applied {
+		return statusConfiguring
+	}
+	return d.Status
+}
+
+// awaitSettled waits, up to busyWait, for the edges to apply rev, and
+// answers ServiceBusy if they do not: a domain that is configuring takes no
+// further change.
+func (s *Service) awaitSettled(ctx context.Context, rev int64) error {
+	deadline := time.Now().Add(s.busyWait)
+	for {
+		applied, err := s.applied(ctx)
+		if err != nil {
+			return err
+		}
+		if applied >= rev {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errServiceBusy
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// formatTime is the ISO form most CDN responses use.
+func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }

@@ -1,0 +1,81 @@
+package edge
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cdnd/cdnd/internal/keyring"
+	"github.com/cdnd/cdnd/internal/store"
+)
+
+// Config is what an edge needs to run.
+type Config struct {
+	Store   *store.Store
+	Keyring *keyring.Keyring
+	// EdgeID is the id the edge registers under (store.RegisterEdge) and
+	// reports its applied revision as.
+	EdgeID  string
+	Logger  *slog.Logger          // nil: slog.Default()
+	Metrics prometheus.Registerer // nil: metrics are kept but not exported
+	// CacheSize bounds the parsed certificates kept; default DefaultCacheSize.
+	CacheSize int
+	// DefaultCert, if set, is served when no domain matches the SNI name
+	// (or there is none). Nil: such handshakes fail with unrecognized_name.
+	DefaultCert *tls.Certificate
+}
+
+// Edge serves HTTPS and HTTP for the domains in the store.
+type Edge struct {
+	store   *store.Store
+	id      string
+	log     *slog.Logger
+	metrics *metrics
+	idx     *index
+	cache   *certCache
+	tls     *tls.Config
+	proxy   http.Handler
+	// transport reaches the origins; a field so tests can shorten its
+	// timeouts.
+	transport *http.Transport
+
+	ready   atomic.Bool
+	applied atomic.Int64
+	// domains is the index size as of applied, for reports.
+	domains atomic.Int64
+	// reportNow wakes the reporter; capacity 1, so signals coalesce.
+	reportNow chan struct{}
+}
+
+// New returns an edge that serves nothing until Run has loaded the store.
+func New(cfg Config) *Edge {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	m := newMetrics(cfg.Metrics)
+	e := &Edge{
+		store:     cfg.Store,
+		id:        cfg.EdgeID,
+		log:       log,
+		metrics:   m,
+		idx:       newIndex(),
+		cache:     newCertCache(cfg.CacheSize, cfg.Keyring, log, m),
+		reportNow: make(chan struct{}, 1),
+	}
+	e.tls = e.newTLSConfig(cfg.DefaultCert)
+	e.proxy = e.newProxy()
+	return e
+}
+
+// Ready reports whether the first full load of the store has been applied:
+// before that the edge knows no domain and would refuse everything.
+func (e *Edge) Ready() bool { return e.ready.Load() }
+
+// Applied is the last store revision applied to the index. It is set after
+// the revision is visible to handshakes and requests, so a handshake that
+// starts once Applied() ≥ r sees revision r or later.
+func (e *Edge) Applied() int64 { return e.applied.Load() }

@@ -1,0 +1,70 @@
+package edge
+
+import (
+	"crypto/tls"
+)
+
+// TLSConfig is the configuration of the HTTPS listener: TLS 1.2 and 1.3,
+// ALPN h2 and http/1.1, the certificate chosen per SNI name. Each call
+// returns a fresh copy, which the caller may adjust.
+func (e *Edge) TLSConfig() *tls.Config { return e.tls.Clone() }
+
+func (e *Edge) newTLSConfig(def *tls.Certificate) *tls.Config {
+	cfg := &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		NextProtos:     []string{"h2", "http/1.1"},
+		GetCertificate: e.getCertificate,
+	}
+	// How "no match" reaches the client, as crypto/tls implements it
+	// (Go 1.26, crypto/tls/common.go, (*Config).getCertificate, and the
+	// callers in handshake_server.go / handshake_server_tls13.go):
+	//
+	//   - GetCertificate is consulted when Certificates is empty or the
+	//     client sent SNI. If it returns (nil, nil), getCertificate falls
+	//     through: with Certificates empty it returns errNoCertificates,
+	//     and the server handshake answers exactly that error with
+	//     alertUnrecognizedName (112, "unrecognized name"); any other error
+	//     would be alertInternalError.
+	//   - With one entry in Certificates, (nil, nil) falls through to
+	//     Certificates[0]; without SNI GetCertificate is not even called
+	//     and Certificates[0] is served.
+	//
+	// So the default certificate goes in Certificates, and getCertificate
+	// returns (nil, nil), never an error, when it has nothing to serve.
+	if def != nil {
+		cfg.Certificates = []tls.Certificate{*def}
+	}
+	return cfg
+}
+
+// getCertificate picks the certificate for a handshake: SNI lower-cased
+// with one trailing dot stripped; the exact domain, else the wildcard one
+// label up; only a domain that is online, has HTTPS on and whose
+// certificate record exists and opens. Otherwise (nil, nil): see
+// newTLSConfig for what the client then gets.
+func (e *Edge) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if cert := e.certificate(hello.ServerName); cert != nil {
+		e.metrics.handshakeOK.Inc()
+		return cert, nil
+	}
+	e.metrics.handshakeNo.Inc()
+	return nil, nil
+}
+
+// certificate returns the parsed certificate serving sni, or nil.
+func (e *Edge) certificate(sni string) *tls.Certificate {
+	name, ok := normalizeName(sni)
+	if !ok {
+		return nil
+	}
+	ce := e.idx.certFor(name)
+	if ce == nil {
+		return nil
+	}
+	cert, err := e.cache.get(ce)
+	if err != nil {
+		// Logged by the cache, once per certificate content.
+		return nil
+	}
+	return cert
+}

@@ -1,0 +1,227 @@
+package edge
+
+import (
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/cdnd/cdnd/internal/keyring"
+	"github.com/cdnd/cdnd/internal/store"
+)
+
+// certRef names a certificate record: a domain's certificate is the record
+// (domain.AccountID, domain.HTTPS.CertName).
+type certRef struct{ account, name string }
+
+// certEntry is a certificate as the store holds it: compact, unparsed. It is
+// immutable once in the index; new content under the same name makes a new
+// entry, so the entry's identity doubles as the cache key that changes when
+// the content does.
+type certEntry struct {
+	ref         certRef
+	chainPEM    string
+	key         keyring.Sealed
+	fingerprint string
+
+	// mu serialises the first parse, so that concurrent first handshakes
+	// for the same certificate unseal and parse it once (a per-entry
+	// singleflight: no global map, no contention between certificates).
+	mu sync.Mutex
+	// err remembers a parse or unseal failure. The content never changes
+	// and neither does the keyring, so retrying could only fail again and
+	// log again on every handshake.
+	err error
+}
+
+// sameContent reports whether a new record carries what e already holds,
+// so that rewriting a record without changing it keeps the parsed
+// certificate cached.
+func (e *certEntry) sameContent(c *store.Cert) bool {
+	return e.chainPEM == c.ChainPEM && e.fingerprint == c.Fingerprint && reflect.DeepEqual(e.key, c.Key)
+}
+
+// domainEntry is what the edge needs of a domain. It is immutable once in
+// the index (a change replaces it), so readers may keep it after unlocking.
+type domainEntry struct {
+	name    string
+	online  bool
+	cert    *certRef // nil: HTTPS off
+	origins []originGroup
+}
+
+func newDomainEntry(d *store.Domain) *domainEntry {
+	e := &domainEntry{
+		name:    strings.ToLower(d.Name),
+		online:  d.Status == "online",
+		origins: buildOrigins(d.Sources),
+	}
+	if d.HTTPS != nil {
+		e.cert = &certRef{account: d.AccountID, name: d.HTTPS.CertName}
+	}
+	return e
+}
+
+// index maps names to records. Changes are applied in place under the
+// write lock, one store revision at a time, so a reader (a handshake, a
+// request) sees the state before a revision or after it, never half of it;
+// a change costs only the records it touches, which matters at 100k domains
+// where copying the maps per change would not do.
+type index struct {
+	mu      sync.RWMutex
+	domains map[string]*domainEntry // lower-cased name; wildcards as ".example.com"
+	certs   map[certRef]*certEntry
+}
+
+func newIndex() *index {
+	return &index{domains: map[string]*domainEntry{}, certs: map[certRef]*certEntry{}}
+}
+
+// lookupLocked finds the domain that serves name (already normalised).
+// The exact record wins; only when there is none does the wildcard
+// "." + (name minus its first label) apply, which covers exactly one label.
+//
+// An exact record shadows the wildcard even when it is stopped or has HTTPS
+// off: its owner configured that name on purpose, and stopping it must stop
+// it rather than silently route it through another domain's configuration.
+func (ix *index) lookupLocked(name string) *domainEntry {
+	if name == "" {
+		return nil
+	}
+	if d, ok := ix.domains[name]; ok {
+		return d
+	}
+	if w := wildcardOf(name); w != "" {
+		return ix.domains[w]
+	}
+	return nil
+}
+
+// domain returns the domain serving host (normalised), or nil.
+func (ix *index) domain(name string) *domainEntry {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.lookupLocked(name)
+}
+
+// certFor returns the certificate to serve for name, or nil when no online
+// domain with HTTPS on and an existing certificate record serves it. Domain
+// and certificate are read under one read lock: one consistent revision.
+func (ix *index) certFor(name string) *certEntry {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	d := ix.lookupLocked(name)
+	if d == nil || !d.online || d.cert == nil {
+		return nil
+	}
+	return ix.certs[*d.cert]
+}
+
+// size is the number of domain records known.
+func (ix *index) size() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.domains)
+}
+
+// apply applies one revision's changes at once and returns the certificate
+// entries it replaced or removed, whose parsed forms the caller drops from
+// the cache.
+func (ix *index) apply(changes []store.Change) (gone []*certEntry, domains int) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, c := range changes {
+		switch {
+		case c.Domain != nil:
+			name := strings.ToLower(c.Domain.Name)
+			if c.Deleted {
+				delete(ix.domains, name)
+				continue
+			}
+			ix.domains[name] = newDomainEntry(c.Domain)
+		case c.Cert != nil:
+			ref := certRef{account: c.Cert.AccountID, name: c.Cert.Name}
+			old := ix.certs[ref]
+			if c.Deleted {
+				if old != nil {
+					delete(ix.certs, ref)
+					gone = append(gone, old)
+				}
+				continue
+			}
+			if old != nil && old.sameContent(c.Cert) {
+				continue
+			}
+			ix.certs[ref] = newCertEntry(c.Cert)
+			if old != nil {
+				gone = append(gone, old)
+			}
+		}
+	}
+	return gone, len(ix.domains)
+}
+
+// replace installs a full load. The maps are built outside the lock and
+// swapped in under it; entries whose content is unchanged are carried over
+// so a reload (after compaction) keeps the cache warm. Only the goroutine
+// that applies changes calls apply and replace, so reading the old maps
+// here without the lock races with nothing but readers.
+func (ix *index) replace(s *store.Served) (gone []*certEntry, domains int) {
+	doms := make(map[string]*domainEntry, len(s.Domains))
+	for i := range s.Domains {
+		d := newDomainEntry(&s.Domains[i])
+		doms[d.name] = d
+	}
+	certs := make(map[certRef]*certEntry, len(s.Certs))
+	for i := range s.Certs {
+		c := &s.Certs[i]
+		ref := certRef{account: c.AccountID, name: c.Name}
+		if old := ix.certs[ref]; old != nil && old.sameContent(c) {
+			certs[ref] = old
+			continue
+		}
+		certs[ref] = newCertEntry(c)
+	}
+	for ref, old := range ix.certs {
+		if certs[ref] != old {
+			gone = append(gone, old)
+		}
+	}
+	ix.mu.Lock()
+	ix.domains, ix.certs = doms, certs
+	ix.mu.Unlock()
+	return gone, len(doms)
+}
+
+func newCertEntry(c *store.Cert) *certEntry {
+	return &certEntry{
+		ref:         certRef{account: c.AccountID, name: c.Name},
+		chainPEM:    c.ChainPEM,
+		key:         c.Key,
+		fingerprint: c.Fingerprint,
+	}
+}
+
+// normalizeName turns an SNI name or a Host (without port) into the form
+// the index is keyed by: lower case, one trailing dot stripped. It reports
+// false for names that can never match: empty, too long, or starting with a
+// dot (which would otherwise hit a wildcard record by its literal key).
+func normalizeName(s string) (string, bool) {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 || s[0] == '.' {
+		return "", false
+	}
+	// strings.ToLower returns s itself, without allocating, when it is
+	// already lower-case ASCII: the common case on the handshake path.
+	return strings.ToLower(s), true
+}
+
+// wildcardOf is the key of the wildcard domain that would cover name: the
+// name minus its first label, with the leading dot ("a.example.com" →
+// ".example.com"). Empty when name has a single label or an empty one.
+func wildcardOf(name string) string {
+	i := strings.IndexByte(name, '.')
+	if i <= 0 || i == len(name)-1 {
+		return ""
+	}
+	return name[i:]
+}

@@ -1,0 +1,186 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cdnd/cdnd/internal/store"
+)
+
+const (
+	// retryMin and retryMax bound the backoff between attempts to reach the
+	// store. The cap is short because the edge keeps serving what it has
+	// meanwhile and should catch up as soon as the store is back.
+	retryMin = 50 * time.Millisecond
+	retryMax = time.Second
+	// heartbeat re-reports while idle, well inside store.EdgeTTL, so that a
+	// record lost with its lease (store unreachable for longer than the
+	// TTL) comes back without waiting for the next change.
+	heartbeat = store.EdgeTTL / 2
+	// reportTimeout bounds one report, so a hung store cannot stall the
+	// reporter forever.
+	reportTimeout = 5 * time.Second
+)
+
+// Run feeds the index from the store until ctx ends, then returns nil.
+//
+// It loads everything served (store.LoadServed), then watches from that
+// revision (store.WatchServed). When the history it needs was compacted it
+// loads again; when the store is unreachable or the watch breaks it retries
+// with backoff (capped at 1s), resuming from the last applied revision. The
+// index keeps serving what it last had all along. Each applied revision is
+// reported through the edge's lease by a separate reporter, which coalesces:
+// at most one report in flight, always of the latest revision.
+func (e *Edge) Run(ctx context.Context) error {
+	if e.store == nil {
+		return errors.New("edge: Config.Store is nil")
+	}
+	lease := e.store.RegisterEdge(e.id)
+	reporterDone := make(chan struct{})
+	go func() {
+		defer close(reporterDone)
+		e.reportLoop(ctx, lease)
+	}()
+	defer func() {
+		<-reporterDone
+		// Withdraw the edge's record so the API stops counting on it.
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		lease.Close(cctx)
+		cancel()
+	}()
+
+	delay := retryMin
+	loaded := false
+	for {
+		if !loaded {
+			s, err := e.store.LoadServed(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				e.log.Warn("edge: loading the store failed; retrying", "err", err, "retry", delay)
+				if !sleep(ctx, delay) {
+					return nil
+				}
+				delay = backoff(delay)
+				continue
+			}
+			e.load(s)
+			loaded, delay = true, retryMin
+		}
+		from := e.Applied()
+		err := e.store.WatchServed(ctx, from, e.applyRevision)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, store.ErrCompacted) {
+			e.log.Warn("edge: store history compacted; reloading", "from", from, "err", err)
+			loaded = false
+			continue
+		}
+		if e.Applied() > from {
+			delay = retryMin // the watch made progress: not a persistent failure
+		}
+		e.log.Warn("edge: store watch interrupted; resuming", "from", e.Applied(), "err", err, "retry", delay)
+		if !sleep(ctx, delay) {
+			return nil
+		}
+		delay = backoff(delay)
+	}
+}
+
+// load installs a full load of the store.
+func (e *Edge) load(s *store.Served) {
+	gone, n := e.idx.replace(s)
+	e.cache.drop(gone)
+	e.setApplied(s.Revision, n)
+	if !e.ready.Swap(true) {
+		e.log.Info("edge: ready", "revision", s.Revision, "domains", n, "certs", len(s.Certs))
+	}
+}
+
+// applyRevision applies one revision's changes at once (WatchServed passes
+// a certificate and the domain bound to it in the same call).
+func (e *Edge) applyRevision(rev int64, changes []store.Change) error {
+	if rev <= e.Applied() {
+		return nil // already applied (a watch resumed at or before it)
+	}
+	gone, n := e.idx.apply(changes)
+	e.cache.drop(gone)
+	e.setApplied(rev, n)
+	return nil
+}
+
+// setApplied publishes rev once the index holds it, and wakes the reporter.
+func (e *Edge) setApplied(rev int64, domains int) {
+	e.domains.Store(int64(domains))
+	e.applied.Store(rev)
+	e.metrics.applied.Set(float64(rev))
+	e.metrics.domains.Set(float64(domains))
+	select {
+	case e.reportNow <- struct{}{}:
+	default: // a report is already due; it will carry this revision
+	}
+}
+
+// reportLoop reports the applied revision whenever it changes (promptly:
+// the API waits on it to leave "configuring") and on a heartbeat. Signals
+// that arrive while a report is in flight collapse into one, so a stream
+// of changes costs one store write per report round trip, not per change.
+func (e *Edge) reportLoop(ctx context.Context, lease *store.EdgeLease) {
+	t := time.NewTimer(heartbeat)
+	defer t.Stop()
+	delay := retryMin
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.reportNow:
+		case <-t.C:
+		}
+		if !e.Ready() {
+			t.Reset(heartbeat)
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, reportTimeout)
+		err := lease.Report(rctx, store.Edge{
+			Applied:  e.Applied(),
+			Domains:  int(e.domains.Load()),
+			Reported: time.Now().UTC(),
+		})
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if !failing {
+				e.log.Warn("edge: reporting the applied revision failed; retrying", "err", err)
+			}
+			failing = true
+			t.Reset(delay)
+			delay = backoff(delay)
+			continue
+		}
+		if failing {
+			e.log.Info("edge: reporting the applied revision works again", "applied", e.Applied())
+		}
+		failing, delay = false, retryMin
+		t.Reset(heartbeat)
+	}
+}
+
+func backoff(d time.Duration) time.Duration { return min(2*d, retryMax) }
+
+// sleep waits d or until ctx ends; it reports whether the wait completed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

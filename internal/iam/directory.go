@@ -1,0 +1,127 @@
+package iam
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cdnd/cdnd/internal/keyring"
+	"github.com/cdnd/cdnd/internal/store"
+)
+
+var (
+	// ErrUnknownKey: no such AccessKeyId.
+	ErrUnknownKey = errors.New("iam: access key not found")
+	// ErrInactiveKey: the key exists but is disabled.
+	ErrInactiveKey = errors.New("iam: access key is disabled")
+	// ErrUnknownAccount: no such account.
+	ErrUnknownAccount = errors.New("iam: account not found")
+)
+
+// DefaultDomainQuota is Alibaba's default number of domains per account.
+const DefaultDomainQuota = 50
+
+// Directory reads and writes accounts and AccessKeys.
+type Directory struct {
+	st *store.Store
+	kr *keyring.Keyring
+}
+
+// New returns a Directory over st, sealing secrets with kr.
+func New(st *store.Store, kr *keyring.Keyring) *Directory {
+	return &Directory{st: st, kr: kr}
+}
+
+// secretAAD binds a sealed secret to its key's record: a sealed secret
+// copied onto another AccessKey does not open.
+func secretAAD(accessKeyID string) []byte { return []byte("accesskey/" + accessKeyID) }
+
+// Lookup returns the principal an AccessKey stands for and its secret.
+func (d *Directory) Lookup(ctx context.Context, accessKeyID string) (Principal, []byte, error) {
+	var k store.AccessKey
+	if _, err := d.st.Get(ctx, store.AccessKeyKey(accessKeyID), &k); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Principal{}, nil, ErrUnknownKey
+		}
+		return Principal{}, nil, err
+	}
+	if k.Status != "Active" {
+		return Principal{}, nil, ErrInactiveKey
+	}
+	secret, err := d.kr.Open(k.Secret, secretAAD(accessKeyID))
+	if err != nil {
+		return Principal{}, nil, fmt.Errorf("iam: open secret of %s: %w", accessKeyID, err)
+	}
+	return Principal{AccountID: k.AccountID, AccessKeyID: accessKeyID, Type: "Account"}, secret, nil
+}
+
+// Account returns an account's record.
+func (d *Directory) Account(ctx context.Context, id string) (store.Account, error) {
+	var a store.Account
+	if _, err := d.st.Get(ctx, store.AccountKey(id), &a); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return a, ErrUnknownAccount
+		}
+		return a, err
+	}
+	return a, nil
+}
+
+// Credentials is an AccessKey pair as shown to its owner, once.
+type Credentials struct {
+	AccountID       string
+	AccessKeyID     string
+	AccessKeySecret string
+}
+
+// CreateAccount creates an account with one active AccessKey.
+func (d *Directory) CreateAccount(ctx context.Context) (Credentials, error) {
+	return d.createAccount(ctx, newAccessKeyID(), newAccessKeySecret())
+}
+
+func (d *Directory) createAccount(ctx context.Context, accessKeyID, secret string) (Credentials, error) {
+	now := time.Now().UTC()
+	acct := store.Account{AccountID: newAccountID(), DomainQuota: DefaultDomainQuota, Created: now}
+	key, err := d.sealKey(accessKeyID, acct.AccountID, secret, now)
+	if err != nil {
+		return Credentials{}, err
+	}
+	_, err = d.st.Txn().
+		Unchanged(store.AccountKey(acct.AccountID), 0).
+		Unchanged(store.AccessKeyKey(accessKeyID), 0).
+		Put(store.AccountKey(acct.AccountID), acct).
+		Put(store.AccessKeyKey(accessKeyID), key).
+		Commit(ctx)
+	if err != nil {
+		return Credentials{}, err
+	}
+	return Credentials{AccountID: acct.AccountID, AccessKeyID: accessKeyID, AccessKeySecret: secret}, nil
+}
+
+func (d *Directory) sealKey(accessKeyID, accountID, secret string, now time.Time) (store.AccessKey, error) {
+	sealed, err := d.kr.Seal([]byte(secret), secretAAD(accessKeyID))
+	if err != nil {
+		return store.AccessKey{}, err
+	}
+	return store.AccessKey{AccessKeyID: accessKeyID, AccountID: accountID, Secret: sealed, Status: "Active", Created: now}, nil
+}
+
+// SetDomainQuota changes how many domains an account may have.
+func (d *Directory) SetDomainQuota(ctx context.Context, accountID string, quota int) error {
+	for {
+		var a store.Account
+		rev, err := d.st.Get(ctx, store.AccountKey(accountID), &a)
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrUnknownAccount
+		}
+		if err != nil {
+			return err
+		}
+		a.DomainQuota = quota
+		_, err = d.st.Txn().Unchanged(store.AccountKey(accountID), rev).Put(store.AccountKey(accountID), a).Commit(ctx)
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+}

@@ -1,0 +1,312 @@
+package openapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cdnd/cdnd/internal/iam"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Credentials resolves an AccessKeyId to its principal and secret.
+type Credentials interface {
+	Lookup(ctx context.Context, accessKeyID string) (iam.Principal, []byte, error)
+}
+
+// Nonces remembers SignatureNonces so that a captured request cannot be
+// replayed within the timestamp window.
+type Nonces interface {
+	ClaimNonce(ctx context.Context, accessKeyID, nonce string, ttl time.Duration) (bool, error)
+}
+
+// ErrUnavailable, wrapped by a dependency's error, makes the gateway answer
+// 503 ServiceUnavailable (retryable) instead of 500.
+var ErrUnavailable = errors.New("openapi: dependency unavailable")
+
+const (
+	// timestampSkew is how far a request's time may be from ours.
+	timestampSkew = 15 * time.Minute
+	// nonceTTL must cover the whole window in which a timestamp is accepted.
+	nonceTTL = 2 * timestampSkew
+	// timestampLayout: UTC, whole seconds; fractions are refused.
+	timestampLayout = "2006-01-02T15:04:05Z"
+)
+
+// Config wires a Gateway to its dependencies.
+type Config struct {
+	Credentials Credentials
+	Nonces      Nonces
+	Logger      *slog.Logger
+	Metrics     prometheus.Registerer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// IsUnavailable classifies dependency errors as retryable (503).
+	IsUnavailable func(error) bool
+}
+
+// Gateway is the http.Handler of the OpenAPI endpoint.
+type Gateway struct {
+	cfg      Config
+	actions  map[actionKey]*Action
+	names    map[string]bool
+	versions map[string]bool
+	throttle *throttle
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// New returns a Gateway with no actions.
+func New(cfg Config) *Gateway {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.IsUnavailable == nil {
+		cfg.IsUnavailable = func(err error) bool { return errors.Is(err, ErrUnavailable) }
+	}
+	g := &Gateway{
+		cfg:      cfg,
+		actions:  map[actionKey]*Action{},
+		names:    map[string]bool{},
+		versions: map[string]bool{},
+		throttle: newThrottle(100_000),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdnd_api_requests_total",
+			Help: "OpenAPI calls by action and result code (OK for success).",
+		}, []string{"action", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "cdnd_api_request_duration_seconds",
+			Help:    "OpenAPI call latency by action, signature to response.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"action"}),
+	}
+	if cfg.Metrics != nil {
+		cfg.Metrics.MustRegister(g.requests, g.latency)
+	}
+	return g
+}
+
+// Register adds actions. Registering the same (Name, Version) twice panics:
+// it is a programming error.
+func (g *Gateway) Register(actions ...Action) {
+	for i := range actions {
+		a := actions[i]
+		k := actionKey{a.Name, a.Version}
+		if _, dup := g.actions[k]; dup {
+			panic("openapi: duplicate action " + a.Name + " " + a.Version)
+		}
+		g.actions[k] = &a
+		g.names[a.Name] = true
+		g.versions[a.Version] = true
+	}
+}
+
+// ServeHTTP answers one call.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := g.cfg.Now()
+	requestID := newRequestID()
+	call, action, xmlFormat, err := g.authenticate(r, requestID)
+	var result any
+	if err == nil {
+		result, err = g.run(r.Context(), action, call)
+	}
+	label, principal := "unknown", ""
+	if action != nil {
+		label = action.Name
+	}
+	if call != nil {
+		principal = call.Principal.AccessKeyID
+	}
+	code := "OK"
+	if err != nil {
+		apiErr := g.apiError(err, requestID, label)
+		code = apiErr.Code
+		writeError(w, r.Host, requestID, apiErr)
+	} else if werr := g.writeSuccess(w, requestID, label, xmlFormat, result); werr != nil {
+		code = ErrInternal.Code
+		g.cfg.Logger.Error("render response", "request_id", requestID, "action", label, "err", werr)
+		writeError(w, r.Host, requestID, ErrInternal)
+	}
+	elapsed := g.cfg.Now().Sub(start)
+	g.requests.WithLabelValues(label, code).Inc()
+	g.latency.WithLabelValues(label).Observe(elapsed.Seconds())
+	g.cfg.Logger.Info("api call", "request_id", requestID, "action", label,
+		"access_key_id", principal, "source_ip", sourceIP(r), "code", code, "duration", elapsed)
+}
+
+// run calls the handler, checking required parameters first and turning a
+// panic into InternalError rather than a dropped connection.
+func (g *Gateway) run(ctx context.Context, a *Action, call *Request) (result any, err error) {
+	for _, p := range a.Required {
+		if call.Get(p) == "" {
+			return nil, Missing(p)
+		}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("openapi: panic in %s: %v", a.Name, p)
+		}
+	}()
+	return a.Handle(ctx, call)
+}
+
+// apiError maps any error to what the client sees. Unexpected errors are
+// logged here, once, and never shown: their text may name internals.
+func (g *Gateway) apiError(err error, requestID, action string) *Error {
+	var apiErr *Error
+	switch {
+	case errors.As(err, &apiErr):
+		return apiErr
+	case g.cfg.IsUnavailable(err):
+		g.cfg.Logger.Warn("dependency unavailable", "request_id", requestID, "action", action, "err", err)
+		return ErrServiceUnavailable
+	default:
+		g.cfg.Logger.Error("internal error", "request_id", requestID, "action", action, "err", err)
+		return ErrInternal
+	}
+}
+
+func (g *Gateway) writeSuccess(w http.ResponseWriter, requestID, action string, xmlFormat bool, result any) error {
+	body, err := successBody(requestID, result)
+	if err != nil {
+		return err
+	}
+	ctype := "application/json;charset=utf-8"
+	if xmlFormat {
+		if body, err = jsonToXML(action+"Response", body); err != nil {
+			return err
+		}
+		ctype = "text/xml;charset=utf-8"
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("x-acs-request-id", requestID)
+	_, err = w.Write(body)
+	return err
+}
+
+// authenticate decodes and verifies a request up to the point where the
+// action may run: signature, timestamp, AccessKey, throttling and nonce.
+func (g *Gateway) authenticate(r *http.Request, requestID string) (*Request, *Action, bool, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxFormBody+1))
+	if err != nil {
+		return nil, nil, false, ErrInvalidParameter
+	}
+	if len(body) > MaxFormBody {
+		return nil, nil, false, ErrInvalidParameter.WithMessage("The request body is over %d bytes.", MaxFormBody)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	params, err := DecodeParams(r)
+	if err != nil {
+		return nil, nil, false, ErrInvalidParameter.WithMessage("The request parameters are not well encoded.")
+	}
+	var s signedRequest
+	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, "ACS3-") {
+		s, err = parseV3(r, params, body, auth)
+	} else {
+		s, err = parseV1(r, params)
+	}
+	if err != nil {
+		return nil, nil, false, err
+	}
+
+	xmlFormat := false
+	switch f := strings.ToUpper(params.Get("Format")); f {
+	case "", "JSON":
+	case "XML":
+		xmlFormat = true
+	default:
+		return nil, nil, false, ErrFormat
+	}
+	if err := g.checkTimestamp(s.timestamp); err != nil {
+		return nil, nil, false, err
+	}
+	action, err := g.lookup(s.action, s.version, r.Method)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if s.securityToken != "" {
+		// No STS tokens are issued yet, so none can be valid.
+		return nil, action, false, ErrSecurityTokenMalformed
+	}
+	principal, secret, err := g.cfg.Credentials.Lookup(r.Context(), s.accessKeyID)
+	switch {
+	case errors.Is(err, iam.ErrUnknownKey):
+		return nil, action, false, ErrAccessKeyNotFound
+	case errors.Is(err, iam.ErrInactiveKey):
+		return nil, action, false, ErrAccessKeyInactive
+	case err != nil:
+		return nil, action, false, err
+	}
+	if err := s.verify(string(secret), mayEcho(action, params)); err != nil {
+		return nil, action, false, err
+	}
+	call := &Request{
+		Action:    action.Name,
+		Version:   action.Version,
+		Params:    params,
+		Principal: principal,
+		RequestID: requestID,
+		SourceIP:  sourceIP(r),
+	}
+	if ok, wait := g.throttle.allow(principal.AccountID, action, g.cfg.Now()); !ok {
+		e := *ErrThrottlingUser
+		e.RetryAfter = wait
+		return call, action, false, &e
+	}
+	fresh, err := g.cfg.Nonces.ClaimNonce(r.Context(), s.accessKeyID, s.nonce, nonceTTL)
+	if err != nil {
+		return call, action, false, err
+	}
+	if !fresh {
+		return call, action, false, ErrNonceUsed
+	}
+	return call, action, xmlFormat, nil
+}
+
+func (g *Gateway) checkTimestamp(ts string) error {
+	// time.Parse would accept fractional seconds the layout lacks; the
+	// gateway refuses them, so the length is checked too.
+	t, err := time.Parse(timestampLayout, ts)
+	if err != nil || len(ts) != len(timestampLayout) {
+		return ErrTimestampFormat
+	}
+	if d := g.cfg.Now().Sub(t); d > timestampSkew || d < -timestampSkew {
+		return ErrTimestampExpired
+	}
+	return nil
+}
+
+// lookup finds the action for (name, version). A version no action has is
+// InvalidVersion; a known version without that action, or a method the
+// action does not take, is InvalidAction.NotFound.
+func (g *Gateway) lookup(name, version, method string) (*Action, error) {
+	a, ok := g.actions[actionKey{name, version}]
+	switch {
+	case !ok && !g.versions[version]:
+		return nil, ErrInvalidVersion
+	case !ok:
+		return nil, ErrActionNotFound
+	case a.GETOnly && method != http.MethodGet:
+		return nil, ErrActionNotFound
+	}
+	return a, nil
+}
+
+// sourceIP is the caller's address as this server saw it.
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

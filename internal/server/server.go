@@ -1,0 +1,296 @@
+// Package server assembles one cdnd process: store, services, OpenAPI
+// gateway, edge and operator API, each on its own listener. cmd/cdnd and the
+// end-to-end tests start it the same way.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/cdnd/cdnd/internal/admin"
+	"github.com/cdnd/cdnd/internal/cas"
+	"github.com/cdnd/cdnd/internal/cdn"
+	"github.com/cdnd/cdnd/internal/edge"
+	"github.com/cdnd/cdnd/internal/iam"
+	"github.com/cdnd/cdnd/internal/keyring"
+	"github.com/cdnd/cdnd/internal/openapi"
+	"github.com/cdnd/cdnd/internal/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Config is what `cdnd serve` is told.
+type Config struct {
+	DataDir       string
+	APIAddr       string
+	HTTPSAddr     string
+	HTTPAddr      string
+	AdminAddr     string
+	MasterKeyFile string
+	// CertCacheSize bounds the edge's parsed certificates.
+	CertCacheSize int
+	// DefaultCertFile and DefaultKeyFile, when set, are served to TLS
+	// clients whose SNI matches no domain.
+	DefaultCertFile string
+	DefaultKeyFile  string
+	CnameSuffix     string
+	// Env holds the CDND_* environment values.
+	Env Env
+	// Logger receives every log line; nil means slog.Default().
+	Logger *slog.Logger
+	// Stdout receives the root credentials generated on a first start.
+	Stdout io.Writer
+}
+
+// Env is the configuration that comes from the environment because it is
+// secret.
+type Env struct {
+	RootAccessKeyID     string // CDND_ROOT_ACCESS_KEY_ID
+	RootAccessKeySecret string // CDND_ROOT_ACCESS_KEY_SECRET
+	AdminToken          string // CDND_ADMIN_TOKEN
+	MasterKey           string // CDND_MASTER_KEY
+}
+
+// EnvFromOS reads Env from the process environment.
+func EnvFromOS() Env {
+	return Env{
+		RootAccessKeyID:     os.Getenv("CDND_ROOT_ACCESS_KEY_ID"),
+		RootAccessKeySecret: os.Getenv("CDND_ROOT_ACCESS_KEY_SECRET"),
+		AdminToken:          os.Getenv("CDND_ADMIN_TOKEN"),
+		MasterKey:           os.Getenv("CDND_MASTER_KEY"),
+	}
+}
+
+// Server is a running cdnd.
+type Server struct {
+	// Bound addresses (useful when the config asked for port 0).
+	APIAddr, HTTPSAddr, HTTPAddr, AdminAddr net.Addr
+	// RootAccountID is the installation's root account.
+	RootAccountID string
+	// AdminToken is the operator API's bearer token.
+	AdminToken string
+
+	log    *slog.Logger
+	store  *store.Store
+	edge   *edge.Edge
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	http   []*http.Server
+	errs   chan error
+}
+
+// Start opens everything and serves in the background until Shutdown.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = os.Stdout
+	}
+	if (cfg.Env.RootAccessKeyID == "") != (cfg.Env.RootAccessKeySecret == "") {
+		return nil, errors.New("set both CDND_ROOT_ACCESS_KEY_ID and CDND_ROOT_ACCESS_KEY_SECRET, or neither")
+	}
+	if err := os.MkdirAll(cfg.DataDir, dataDirPerm); err != nil {
+		return nil, err
+	}
+	kr, err := loadKeyring(cfg.Env.MasterKey, cfg.MasterKeyFile, cfg.DataDir, log)
+	if err != nil {
+		return nil, err
+	}
+	token, _, err := loadAdminToken(cfg.Env.AdminToken, cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("admin token: %w", err)
+	}
+	var defaultCert *tls.Certificate
+	if cfg.DefaultCertFile != "" {
+		c, err := tls.LoadX509KeyPair(cfg.DefaultCertFile, cfg.DefaultKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("default certificate: %w", err)
+		}
+		defaultCert = &c
+	}
+	st, err := store.Open(ctx, store.Config{DataDir: cfg.DataDir, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{log: log, store: st, AdminToken: token, errs: make(chan error, 8)}
+	if err := s.start(ctx, cfg, kr, defaultCert); err != nil {
+		s.Shutdown(context.Background())
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, defaultCert *tls.Certificate) error {
+	accounts := iam.New(s.store, kr)
+	root, created, err := accounts.EnsureRoot(ctx, cfg.Env.RootAccessKeyID, cfg.Env.RootAccessKeySecret)
+	if err != nil {
+		return fmt.Errorf("root account: %w", err)
+	}
+	s.RootAccountID = root.AccountID
+	if created && cfg.Env.RootAccessKeyID == "" {
+		if err := announceRoot(cfg.Stdout, cfg.DataDir, root); err != nil {
+			return err
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	service := cdn.New(cdn.Config{Store: s.store, Certs: cas.New(s.store, kr), CnameSuffix: cfg.CnameSuffix})
+	gw := openapi.New(openapi.Config{
+		Credentials:   accounts,
+		Nonces:        s.store,
+		Logger:        s.log,
+		Metrics:       reg,
+		IsUnavailable: func(err error) bool { return errors.Is(err, store.ErrUnavailable) },
+	})
+	gw.Register(service.Actions()...)
+
+	s.edge = edge.New(edge.Config{
+		Store:       s.store,
+		Keyring:     kr,
+		EdgeID:      "local",
+		Logger:      s.log,
+		Metrics:     reg,
+		CacheSize:   cfg.CertCacheSize,
+		DefaultCert: defaultCert,
+	})
+	adminHandler := admin.Handler(admin.Config{
+		Token:    s.AdminToken,
+		Accounts: accounts,
+		CDN:      service,
+		Ready:    s.edge.Ready,
+		Gatherer: reg,
+		Logger:   s.log,
+	})
+
+	listen := func(addr string) (net.Listener, error) {
+		if addr == "" {
+			return nil, nil
+		}
+		return net.Listen("tcp", addr)
+	}
+	lns := map[string]*net.Listener{}
+	var apiLn, httpsLn, httpLn, adminLn net.Listener
+	for _, l := range []struct {
+		name, addr string
+		ln         *net.Listener
+		bound      *net.Addr
+	}{
+		{"api", cfg.APIAddr, &apiLn, &s.APIAddr},
+		{"https", cfg.HTTPSAddr, &httpsLn, &s.HTTPSAddr},
+		{"http", cfg.HTTPAddr, &httpLn, &s.HTTPAddr},
+		{"admin", cfg.AdminAddr, &adminLn, &s.AdminAddr},
+	} {
+		ln, err := listen(l.addr)
+		if err != nil {
+			for _, open := range lns {
+				(*open).Close()
+			}
+			return fmt.Errorf("listen %s on %s: %w", l.name, l.addr, err)
+		}
+		if ln != nil {
+			*l.ln, *l.bound = ln, ln.Addr()
+			lns[l.name] = l.ln
+		}
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.goRun("edge watch", func() error { return s.edge.Run(runCtx) })
+	s.goRun("edge serve", func() error { return s.edge.Serve(runCtx, httpsLn, httpLn) })
+	s.serveHTTP("api", apiLn, &http.Server{
+		Handler:           gw,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		// Certificates travel in the URL (the classic SDK puts everything
+		// in the query): allow request lines of about 1 MB.
+		MaxHeaderBytes: 2 << 20,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	})
+	s.serveHTTP("admin", adminLn, &http.Server{
+		Handler:           adminHandler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	})
+	s.log.Info("cdnd serving", "api", addrString(s.APIAddr), "https", addrString(s.HTTPSAddr),
+		"http", addrString(s.HTTPAddr), "admin", addrString(s.AdminAddr), "data_dir", cfg.DataDir)
+	return nil
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+func (s *Server) goRun(name string, f func() error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := f(); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Error("component stopped", "component", name, "err", err)
+			s.errs <- fmt.Errorf("%s: %w", name, err)
+		}
+	}()
+}
+
+func (s *Server) serveHTTP(name string, ln net.Listener, srv *http.Server) {
+	if ln == nil {
+		return
+	}
+	s.http = append(s.http, srv)
+	s.goRun(name, func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+}
+
+// Ready reports whether the edge has loaded every domain and certificate.
+func (s *Server) Ready() bool { return s.edge != nil && s.edge.Ready() }
+
+// Err delivers the first failure of a component that should run forever.
+func (s *Server) Err() <-chan error { return s.errs }
+
+// Shutdown stops accepting, drains connections (until ctx ends) and closes
+// the store. Acknowledged writes are already durable: etcd syncs its log
+// before it answers.
+func (s *Server) Shutdown(ctx context.Context) {
+	for _, srv := range s.http {
+		_ = srv.Shutdown(ctx)
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	if err := s.store.Close(); err != nil {
+		s.log.Warn("closing store", "err", err)
+	}
+}
+
+// announceRoot shows generated root credentials once and keeps them in a
+// 0600 file, the only place the secret exists outside the sealed store.
+func announceRoot(out io.Writer, dataDir string, c iam.Credentials) error {
+	path := filepath.Join(dataDir, rootCredsFile)
+	content := fmt.Sprintf("AccountId=%s\nAccessKeyId=%s\nAccessKeySecret=%s\n", c.AccountID, c.AccessKeyID, c.AccessKeySecret)
+	if err := writeSecretFile(path, content); err != nil {
+		return fmt.Errorf("root credentials: %w", err)
+	}
+	_, err := fmt.Fprintf(out, "Root account created. This is the only time the secret is shown (also kept in %s, mode 0600):\n%s", path, content)
+	return err
+}

@@ -1,0 +1,56 @@
+package store
+
+import "strings"
+
+// Key layout under the installation prefix (e.g. "/cdnd/v1/"). What the edge
+// serves lives under "served/" so that one watch, delivered one revision at a
+// time, carries a certificate and its domain binding together.
+const (
+	servedDir   = "served/"
+	domainsDir  = servedDir + "domains/"
+	certsDir    = servedDir + "certs/"
+	accountsDir = "accounts/"
+	keysDir     = "accesskeys/"
+	ownersDir   = "owners/" // owners/{account}/{domain}: per-account domain index
+	certIDsDir  = "certids/"
+	certFPsDir  = "certfp/" // certfp/{account}/{sha256}: content index
+	noncesDir   = "nonces/"
+	edgesDir    = "edges/"
+	metaDir     = "meta/"
+)
+
+// Key is a record's key relative to the installation prefix.
+type Key string
+
+func DomainKey(name string) Key                 { return Key(domainsDir + name) }
+func CertKey(account, name string) Key          { return Key(certsDir + account + "/" + name) }
+func AccountKey(id string) Key                  { return Key(accountsDir + id) }
+func AccessKeyKey(id string) Key                { return Key(keysDir + id) }
+func OwnerKey(account, domain string) Key       { return Key(ownersDir + account + "/" + domain) }
+func CertIDKey(id string) Key                   { return Key(certIDsDir + id) }
+func CertFingerprintKey(account, fp string) Key { return Key(certFPsDir + account + "/" + fp) }
+func EdgeKey(id string) Key                     { return Key(edgesDir + id) }
+func MetaKey(name string) Key                   { return Key(metaDir + name) }
+
+func (s *Store) abs(k Key) string { return s.prefix + string(k) }
+
+// ownersPrefix lists one account's domains.
+func ownersPrefix(account string) Key { return Key(ownersDir + account + "/") }
+
+
+// splitServed tells what a key under served/ names: a domain or a certificate.
+func splitServed(rel string) (kind, account, name string) {
+	switch {
+	case strings.HasPrefix(rel, domainsDir):
+		return "domain", "", rel[len(domainsDir):]
+	case strings.HasPrefix(rel, certsDir):
+		account, name, _ := strings.Cut(rel[len(certsDir):], "/")
+		return "cert", account, name
+	}
+	return "", "", ""
+}
+
+// CertKeyAAD is the associated data a certificate's private key is sealed
+// with: the record's own key, so a sealed key copied onto another
+// certificate record does not open.
+func CertKeyAAD(account, name string) []byte { return []byte(CertKey(account, name)) }

@@ -1,0 +1,149 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+var (
+	// ErrNotFound: no record at that key.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a record a transaction depended on changed under it; read
+	// again and retry.
+	ErrConflict = errors.New("store: concurrent change")
+	// ErrUnavailable: etcd cannot answer now (no quorum, unreachable). The
+	// write did not happen, or its outcome is unknown only when the caller's
+	// context ended mid-commit.
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// wrap turns etcd's transport errors into ErrUnavailable so that callers can
+// answer 503 without knowing gRPC.
+func wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, rpctypes.ErrNoLeader) ||
+		errors.Is(err, rpctypes.ErrTimeout) || errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail) ||
+		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost) || errors.Is(err, rpctypes.ErrStopped) {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	if s, ok := status.FromError(err); ok && (s.Code() == codes.Unavailable || s.Code() == codes.DeadlineExceeded) {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return err
+}
+
+func decode(key, value []byte, v any) error {
+	if err := json.Unmarshal(value, v); err != nil {
+		return fmt.Errorf("store: decode %s: %w", key, err)
+	}
+	return nil
+}
+
+// Get reads the record at k into v and returns its modification revision.
+func (s *Store) Get(ctx context.Context, k Key, v any) (int64, error) {
+	resp, err := s.cli.Get(ctx, s.abs(k))
+	if err != nil {
+		return 0, wrap(err)
+	}
+	if len(resp.Kvs) == 0 {
+		return 0, ErrNotFound
+	}
+	if err := decode(resp.Kvs[0].Key, resp.Kvs[0].Value, v); err != nil {
+		return 0, err
+	}
+	return resp.Kvs[0].ModRevision, nil
+}
+
+// Count returns how many records live under prefix.
+func (s *Store) Count(ctx context.Context, prefix Key) (int64, error) {
+	resp, err := s.cli.Get(ctx, s.abs(prefix), clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, wrap(err)
+	}
+	return resp.Count, nil
+}
+
+// Versioned is a record with the revision it was last modified at.
+type Versioned[T any] struct {
+	Value    T
+	Revision int64
+}
+
+// List decodes every record under prefix, in key order.
+func List[T any](ctx context.Context, s *Store, prefix Key) ([]Versioned[T], error) {
+	resp, err := s.cli.Get(ctx, s.abs(prefix), clientv3.WithPrefix())
+	if err != nil {
+		return nil, wrap(err)
+	}
+	out := make([]Versioned[T], 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		var v T
+		if err := decode(kv.Key, kv.Value, &v); err != nil {
+			return nil, err
+		}
+		out = append(out, Versioned[T]{Value: v, Revision: kv.ModRevision})
+	}
+	return out, nil
+}
+
+// Txn collects conditions and writes that commit together or not at all.
+type Txn struct {
+	s    *Store
+	cmps []clientv3.Cmp
+	ops  []clientv3.Op
+	err  error
+}
+
+// Txn starts a transaction.
+func (s *Store) Txn() *Txn { return &Txn{s: s} }
+
+// Unchanged makes the transaction depend on k still being at revision rev;
+// rev 0 means k must not exist.
+func (t *Txn) Unchanged(k Key, rev int64) *Txn {
+	t.cmps = append(t.cmps, clientv3.Compare(clientv3.ModRevision(t.s.abs(k)), "=", rev))
+	return t
+}
+
+// Put writes v as JSON at k.
+func (t *Txn) Put(k Key, v any) *Txn {
+	b, err := json.Marshal(v)
+	if err != nil && t.err == nil {
+		t.err = fmt.Errorf("store: encode %s: %w", k, err)
+	}
+	t.ops = append(t.ops, clientv3.OpPut(t.s.abs(k), string(b)))
+	return t
+}
+
+// Delete removes k.
+func (t *Txn) Delete(k Key) *Txn {
+	t.ops = append(t.ops, clientv3.OpDelete(t.s.abs(k)))
+	return t
+}
+
+// Commit applies the writes if every condition holds and returns the
+// revision they are visible at. ErrConflict means nothing was written.
+func (t *Txn) Commit(ctx context.Context) (int64, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	resp, err := t.s.cli.Txn(ctx).If(t.cmps...).Then(t.ops...).Commit()
+	if err != nil {
+		return 0, wrap(err)
+	}
+	if !resp.Succeeded {
+		return 0, ErrConflict
+	}
+	return resp.Header.Revision, nil
+}

@@ -1,0 +1,85 @@
+package store
+
+import (
+	"time"
+
+	"github.com/cdnd/cdnd/internal/keyring"
+)
+
+// Account is a tenant: it owns domains, certificates and AccessKeys.
+type Account struct {
+	AccountID   string    `json:"id"`
+	DomainQuota int       `json:"quota"`
+	Created     time.Time `json:"created"`
+}
+
+// AccessKey authenticates API calls for one account. The secret is sealed,
+// bound to the key's own record.
+type AccessKey struct {
+	AccessKeyID string         `json:"id"`
+	AccountID   string         `json:"account"`
+	Secret      keyring.Sealed `json:"secret"`
+	Status      string         `json:"status"` // Active | Inactive
+	Created     time.Time      `json:"created"`
+}
+
+// Source is one origin of a domain.
+type Source struct {
+	Type     string `json:"type"`    // ipaddr | domain | oss | fc_domain | common
+	Content  string `json:"content"` // IP or host name
+	Port     int    `json:"port"`
+	Priority string `json:"priority"` // "20" primary, "30" backup
+	Weight   string `json:"weight"`
+}
+
+// Domain is an accelerated domain: everything the edge needs to serve it,
+// plus what the API reports about it.
+type Domain struct {
+	Name            string    `json:"name"`
+	DomainID        int64     `json:"domainId"`
+	AccountID       string    `json:"account"`
+	CdnType         string    `json:"cdnType"`
+	Scope           string    `json:"scope"`
+	Sources         []Source  `json:"sources"`
+	ResourceGroupID string    `json:"rg,omitempty"`
+	CheckURL        string    `json:"checkUrl,omitempty"`
+	Status          string    `json:"status"` // desired: online | offline
+	Mode            string    `json:"mode"`   // normal | safe | protected
+	Created         time.Time `json:"created"`
+	Modified        time.Time `json:"modified"`
+	HTTPS           *Binding  `json:"https,omitempty"` // nil: HTTPS off
+}
+
+// Binding ties a domain to a certificate of its account's repository.
+type Binding struct {
+	CertName string    `json:"cert"`
+	CertType string    `json:"type"` // upload | cas
+	Updated  time.Time `json:"updated"`
+}
+
+// Cert is a certificate in an account's repository, addressed by name.
+// The chain is kept as PEM (compact, and what the API returns); the key is
+// sealed, bound to the record's key in the store.
+type Cert struct {
+	AccountID   string         `json:"account"`
+	Name        string         `json:"name"`
+	CertID      int64          `json:"id"`
+	ChainPEM    string         `json:"chain"`
+	Key         keyring.Sealed `json:"key"`
+	Fingerprint string         `json:"fp"` // hex SHA-256 of the leaf
+	CommonName  string         `json:"cn"`
+	Names       []string       `json:"names"`
+	Issuer      string         `json:"issuer"`
+	NotBefore   time.Time      `json:"notBefore"`
+	NotAfter    time.Time      `json:"notAfter"`
+	Created     time.Time      `json:"created"`
+	Updated     time.Time      `json:"updated"`
+}
+
+// Edge is an edge node's report of what it has applied.
+type Edge struct {
+	EdgeID   string    `json:"id"`
+	Applied  int64     `json:"applied"` // store revision
+	Domains  int       `json:"domains"`
+	Reported time.Time `json:"reported"`
+}
