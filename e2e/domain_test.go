@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
+	"github.com/cdnd/cdnd/internal/store"
 )
 
 func TestDomainLifecycle(t *testing.T) {
@@ -188,10 +190,41 @@ func TestDescribeUserDomains(t *testing.T) {
 		{func(r *cdn.DescribeUserDomainsRequest) { r.DomainStatus = "sleeping" }, "InvalidDomainStatus.ValueNotSupported"},
 		{func(r *cdn.DescribeUserDomainsRequest) { r.DomainSearchType = "regex" }, "InvalidDomainSearchType.ValueNotSupported"},
 		{func(r *cdn.DescribeUserDomainsRequest) { r.CdnType = "web,music" }, "InvalidCdnType.ValueNotSupported"},
+		{func(r *cdn.DescribeUserDomainsRequest) { r.ChangeStartTime = "yesterday" }, "InvalidParameter.ChangeTime"},
+		{func(r *cdn.DescribeUserDomainsRequest) {
+			r.ChangeStartTime, r.ChangeEndTime = "2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z"
+		}, "InvalidParameter.ChangeTime"},
 	} {
 		req := cdn.CreateDescribeUserDomainsRequest()
 		tc.edit(req)
 		_, err := a.cdn.DescribeUserDomains(req)
 		wantAPIError(t, err, tc.code, 400)
+	}
+}
+
+// TestServiceBusyWhileAnEdgeLags: a change waits for every live edge to
+// apply the previous one; an edge that stays behind makes the domain report
+// configuring and further changes answer ServiceBusy, until it catches up
+// or leaves.
+func TestServiceBusyWhileAnEdgeLags(t *testing.T) {
+	a := newAccount(t)
+	name := uniqueDomain("busy.example")
+	a.addDomain(t, name)
+	stuck := srv.Store().RegisterEdge("stuck-" + name)
+	ctx := context.Background()
+	if err := stuck.Report(ctx, store.Edge{Applied: 1}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stuck.Close(ctx) })
+	a.waitStatus(t, name, "configuring")
+	stop := cdn.CreateStopCdnDomainRequest()
+	stop.DomainName = name
+	_, err := a.cdn.StopCdnDomain(stop)
+	wantAPIError(t, err, "ServiceBusy", 403)
+
+	stuck.Close(ctx)
+	a.waitStatus(t, name, "online")
+	if _, err := a.cdn.StopCdnDomain(stop); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -191,6 +191,7 @@ func TestGatewayHandSigned(t *testing.T) {
 		{"missing signature", signedCall{noSign: true, params: detail()}, 400, "MissingSignature"},
 		{"missing action param", signedCall{params: with(detail(), "DomainName", "")}, 400, "MissingDomainName"},
 		{"bad signature method", signedCall{params: with(detail(), "SignatureMethod", "HMAC-SHA256")}, 400, "InvalidSignatureMethod"},
+		{"signature version 2.0", signedCall{params: with(detail(), "SignatureVersion", "2.0")}, 400, "IncompleteSignature"},
 		{"bad format", signedCall{params: with(detail(), "Format", "YAML")}, 400, "InvalidParameter.Format"},
 		{"wrong secret", signedCall{params: detail(), secret: "wrong"}, 400, "SignatureDoesNotMatch"},
 		{"tampered parameter", signedCall{params: detail(), tamper: func(p url.Values) { p.Set("DomainName", "x."+name) }}, 400, "SignatureDoesNotMatch"},
@@ -205,6 +206,17 @@ func TestGatewayHandSigned(t *testing.T) {
 		})
 	}
 
+	t.Run("malformed escape", func(t *testing.T) {
+		resp, err := http.Get("http://" + srv.APIAddr.String() + "/?Action=%zz&" + detail().Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		ans := apiAnswer{status: resp.StatusCode, header: resp.Header, body: b}
+		_ = json.Unmarshal(b, &ans.fields)
+		ans.wantError(t, 400, "InvalidParameter")
+	})
 	t.Run("signature mismatch shows the server's string to sign", func(t *testing.T) {
 		p := detail()
 		ans := signedCall{params: p, secret: "wrong"}.do(t)

@@ -34,6 +34,9 @@ func (a *account) legacyCall(t *testing.T, method string, params map[string]stri
 
 func TestSetDomainServerCertificate2014(t *testing.T) {
 	a := newAccount(t)
+	other := newAccount(t)
+	foreign := uniqueDomain("legacy-foreign.example")
+	other.addDomain(t, foreign)
 	d1, d2 := uniqueDomain("legacy.example"), uniqueDomain("legacy.example")
 	a.addDomain(t, d1)
 	a.addDomain(t, d2)
@@ -41,9 +44,14 @@ func TestSetDomainServerCertificate2014(t *testing.T) {
 
 	// Several domains at once, no CertName (the legacy API makes it optional),
 	// over GET as the legacy Terraform resource sends it.
-	status, body, err := a.legacyCall(t, "GET", map[string]string{
-		"DomainName": d1 + "," + d2, "ServerCertificateStatus": "on",
-		"ServerCertificate": string(chain), "PrivateKey": string(key),
+	var status int
+	var body map[string]any
+	err := unthrottled(func() (err error) {
+		status, body, err = a.legacyCall(t, "GET", map[string]string{
+			"DomainName": d1 + "," + d2, "ServerCertificateStatus": "on",
+			"ServerCertificate": string(chain), "PrivateKey": string(key),
+		})
+		return err
 	})
 	if err != nil || status != 200 || body["RequestId"] == nil {
 		t.Fatalf("%d %v %v", status, body, err)
@@ -68,8 +76,11 @@ func TestSetDomainServerCertificate2014(t *testing.T) {
 		{map[string]string{"DomainName": d1, "ServerCertificateStatus": "on", "ServerCertificate": string(chain), "PrivateKey": "junk"}, "InvalidPrivateKey", 400},
 		{map[string]string{"DomainName": d1, "ServerCertificateStatus": "maybe"}, "InvalidServerCertificateStatus.ValueNotSupported", 400},
 		{map[string]string{"DomainName": d1 + ",unknown." + d1, "ServerCertificateStatus": "off"}, "InvalidDomain.NotFound", 404},
+		{map[string]string{"DomainName": d1 + "," + foreign, "ServerCertificateStatus": "off"}, "IllegalOperation", 403},
+		{map[string]string{"DomainName": d1, "ServerCertificateStatus": "on", "CertType": "free", "CertName": "x"}, "SetDomainServerCertificate.ParameterError", 400},
+		{map[string]string{"DomainName": strings.Repeat(d1+",", 50) + d1, "ServerCertificateStatus": "off"}, "SetDomainServerCertificate.ParameterError", 400},
 	} {
-		_, _, err := a.legacyCall(t, "POST", tc.params)
+		err := unthrottled(func() error { _, _, err := a.legacyCall(t, "POST", tc.params); return err })
 		wantAPIError(t, err, tc.code, tc.status)
 	}
 	// All or nothing: the failed batch above did not turn d1 off.

@@ -3,6 +3,7 @@ package openapi
 import (
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -20,9 +21,27 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// NewError defines an API error.
+// NewError defines an API error and enters it in the catalog. Call it for
+// package-level definitions; the catalog is how a test proves that every
+// defined code is reachable.
 func NewError(status int, code, message string) *Error {
-	return &Error{Status: status, Code: code, Message: message}
+	e := &Error{Status: status, Code: code, Message: message}
+	catalogMu.Lock()
+	catalog = append(catalog, e)
+	catalogMu.Unlock()
+	return e
+}
+
+var (
+	catalogMu sync.Mutex
+	catalog   []*Error
+)
+
+// Catalog lists every error defined with NewError, in definition order.
+func Catalog() []*Error {
+	catalogMu.Lock()
+	defer catalogMu.Unlock()
+	return append([]*Error(nil), catalog...)
 }
 
 // Is makes errors.Is match on the code, so a test or caller can compare with
@@ -43,7 +62,7 @@ func (e *Error) WithMessage(format string, args ...any) *Error {
 // Missing is the gateway's answer to an absent required parameter:
 // 400 Missing<Param> "<Param> is mandatory for this action."
 func Missing(param string) *Error {
-	return NewError(http.StatusBadRequest, "Missing"+param, param+" is mandatory for this action.")
+	return &Error{Status: http.StatusBadRequest, Code: "Missing" + param, Message: param + " is mandatory for this action."}
 }
 
 // The gateway's own codes (spec section 6).

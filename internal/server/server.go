@@ -261,6 +261,10 @@ func (s *Server) serveHTTP(name string, ln net.Listener, srv *http.Server) {
 	})
 }
 
+// Store is the open store, for in-process tools and tests that need to
+// stand in for another node (a second edge, say).
+func (s *Server) Store() *store.Store { return s.store }
+
 // Ready reports whether the edge has loaded every domain and certificate.
 func (s *Server) Ready() bool { return s.edge != nil && s.edge.Ready() }
 

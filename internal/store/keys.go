@@ -37,7 +37,6 @@ func (s *Store) abs(k Key) string { return s.prefix + string(k) }
 // ownersPrefix lists one account's domains.
 func ownersPrefix(account string) Key { return Key(ownersDir + account + "/") }
 
-
 // splitServed tells what a key under served/ names: a domain or a certificate.
 func splitServed(rel string) (kind, account, name string) {
 	switch {
