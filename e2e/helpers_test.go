@@ -45,6 +45,20 @@ func sdkClient(t *testing.T, id, secret string) *cdn.Client {
 	return c
 }
 
+func adminCallB(b *testing.B, path string, out any) int {
+	req, _ := http.NewRequest(http.MethodPost, "http://"+srv.AdminAddr.String()+path, nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		b.Fatal(err)
+	}
+	return resp.StatusCode
+}
+
 // adminCall calls the operator API with the token and decodes the answer.
 func adminCall(t *testing.T, method, path string, in, out any) int {
 	t.Helper()

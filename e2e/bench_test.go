@@ -1,0 +1,141 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
+	"github.com/cdnd/cdnd/internal/certs/certstest"
+	"github.com/cdnd/cdnd/internal/store"
+)
+
+// benchCallsPerAccount stays under SetDomainServerCertificate's burst of 10
+// per account, so the benchmark measures the stack, not the throttle.
+const benchCallsPerAccount = 8
+
+type benchTarget struct {
+	a    *account
+	name string
+}
+
+// benchTargets prepares accounts, each with one online domain, enough for n
+// calls.
+func benchTargets(b *testing.B, n int) chan benchTarget {
+	targets := make(chan benchTarget, n/benchCallsPerAccount+1)
+	for i := 0; i <= n/benchCallsPerAccount; i++ {
+		a := newAccountB(b)
+		name := uniqueDomain("bench.example")
+		req := cdn.CreateAddCdnDomainRequest()
+		req.DomainName, req.CdnType, req.Sources = name, "web", testSources
+		if _, err := a.cdn.AddCdnDomain(req); err != nil {
+			b.Fatal(err)
+		}
+		targets <- benchTarget{a, name}
+	}
+	return targets
+}
+
+func newAccountB(b *testing.B) *account {
+	var body struct{ AccountId, AccessKeyId, AccessKeySecret string }
+	if st := adminCallB(b, "/admin/v1/accounts", &body); st != 201 {
+		b.Fatalf("create account: %d", st)
+	}
+	c, err := cdn.NewClientWithAccessKey("cn-hangzhou", body.AccessKeyId, body.AccessKeySecret)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.Domain = srv.APIAddr.String()
+	return &account{ID: body.AccountId, AccessKeyID: body.AccessKeyId, Secret: body.AccessKeySecret, cdn: c}
+}
+
+// BenchmarkSetDomainServerCertificate measures the whole stack: the real
+// SDK signs, the gateway verifies the signature and claims the nonce, the
+// service parses and matches the certificate and key, seals the key and
+// commits certificate and binding in one etcd transaction. Every call is a
+// real change (two certificates alternate under one name with ForceSet=1).
+func BenchmarkSetDomainServerCertificate(b *testing.B) {
+	chains, keys := make([]string, 2), make([]string, 2)
+	for i := range chains {
+		c, k := certstest.Valid(b, "bench.example")
+		chains[i], keys[i] = string(c), string(k)
+	}
+	for _, workers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("clients=%d", workers), func(b *testing.B) {
+			targets := benchTargets(b, b.N+workers*benchCallsPerAccount)
+			var next atomic.Int64
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for w := 0; w < workers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var tgt benchTarget
+					for calls := 0; next.Add(1) <= int64(b.N); calls++ {
+						if calls%benchCallsPerAccount == 0 {
+							tgt = <-targets
+						}
+						req := cdn.CreateSetDomainServerCertificateRequest()
+						req.DomainName, req.ServerCertificateStatus, req.CertName, req.ForceSet = tgt.name, "on", "bench", "1"
+						req.ServerCertificate, req.PrivateKey = chains[calls%2], keys[calls%2]
+						if _, err := tgt.a.cdn.SetDomainServerCertificate(req); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// BenchmarkRawEtcdPut is the floor under the benchmark above: one etcd
+// transaction writing a value of the size of a stored certificate record.
+func BenchmarkRawEtcdPut(b *testing.B) {
+	st := srv.Store().WithPrefix("/bench-raw")
+	value := json.RawMessage(`"` + strings.Repeat("x", certRecordSize(b)) + `"`)
+	ctx := context.Background()
+	for _, workers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("clients=%d", workers), func(b *testing.B) {
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for w := 0; w < workers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+						if _, err := st.Txn().Put(store.Key(fmt.Sprintf("k/%d", i%1000)), value).Commit(ctx); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// certRecordSize is the size of a stored certificate record with an ECDSA
+// chain of two, as the benchmark above writes.
+func certRecordSize(b *testing.B) int {
+	targets := benchTargets(b, 1)
+	tgt := <-targets
+	chain, key := certstest.Valid(b, "bench.example")
+	req := cdn.CreateSetDomainServerCertificateRequest()
+	req.DomainName, req.ServerCertificateStatus, req.CertName = tgt.name, "on", "size"
+	req.ServerCertificate, req.PrivateKey = string(chain), string(key)
+	if err := unthrottled(func() error { _, err := tgt.a.cdn.SetDomainServerCertificate(req); return err }); err != nil {
+		b.Fatal(err)
+	}
+	var raw json.RawMessage
+	if _, err := srv.Store().Get(context.Background(), store.CertKey(tgt.a.ID, "size"), &raw); err != nil {
+		b.Fatal(err)
+	}
+	return len(raw)
+}
