@@ -8,11 +8,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
+	"go.uber.org/zap"
 )
 
 // Config says where the data lives.
@@ -34,6 +36,8 @@ type Store struct {
 	etcd   *embed.Etcd // nil when external
 	prefix string      // e.g. "/cdnd/v1/"
 	nonces *nonceLeases
+	// closing silences the embedded member's shutdown noise.
+	closing *atomic.Bool
 }
 
 // Open starts the embedded etcd member (or connects to the external cluster)
@@ -42,7 +46,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "/cdnd"
 	}
-	s := &Store{prefix: cfg.Prefix + "/v1/"}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Store{prefix: cfg.Prefix + "/v1/", closing: new(atomic.Bool)}
 	if len(cfg.Endpoints) > 0 {
 		cli, err := clientv3.New(clientv3.Config{
 			Endpoints:   cfg.Endpoints,
@@ -54,7 +61,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		s.cli = cli
 	} else {
-		e, err := startEmbedded(ctx, filepath.Join(cfg.DataDir, "etcd"))
+		e, err := startEmbedded(ctx, filepath.Join(cfg.DataDir, "etcd"), newEtcdLogger(cfg.Logger, s.closing))
 		if err != nil {
 			return nil, err
 		}
@@ -69,7 +76,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // loopback ports: cdnd reaches the member in-process through v3client, so no
 // fixed port is needed and two cdnd processes never collide. A single-member
 // cluster never dials its own peer URL, so advertising port 0 is harmless.
-func startEmbedded(ctx context.Context, dir string) (*embed.Etcd, error) {
+func startEmbedded(ctx context.Context, dir string, log *zap.Logger) (*embed.Etcd, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -82,7 +89,7 @@ func startEmbedded(ctx context.Context, dir string) (*embed.Etcd, error) {
 	cfg.ListenClientUrls = []url.URL{loopback}
 	cfg.AdvertiseClientUrls = []url.URL{loopback}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.LogLevel = "error"
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(log)
 	// Keep history for watchers that fall behind, but not forever.
 	cfg.AutoCompactionMode = embed.CompactorModePeriodic
 	cfg.AutoCompactionRetention = "1h"
@@ -109,11 +116,12 @@ func startEmbedded(ctx context.Context, dir string) (*embed.Etcd, error) {
 // WithPrefix returns a Store sharing s's connection whose keys live under
 // another prefix. Tests use it to isolate themselves on one etcd.
 func (s *Store) WithPrefix(prefix string) *Store {
-	return &Store{cli: s.cli, prefix: prefix + "/v1/", nonces: s.nonces}
+	return &Store{cli: s.cli, prefix: prefix + "/v1/", nonces: s.nonces, closing: s.closing}
 }
 
 // Close releases the client and stops the embedded member, if any.
 func (s *Store) Close() error {
+	s.closing.Store(true)
 	err := s.cli.Close()
 	if s.etcd != nil {
 		s.etcd.Close()

@@ -1,0 +1,88 @@
+package store
+
+import (
+	"testing"
+	"time"
+)
+
+func edgesByID(t *testing.T, st *Store) map[string]Edge {
+	t.Helper()
+	es, err := st.Edges(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]Edge{}
+	for _, e := range es {
+		m[e.EdgeID] = e
+	}
+	return m
+}
+
+func TestEdgeLease(t *testing.T) {
+	st := newStore(t)
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Second)
+
+	l1 := st.RegisterEdge("edge-1")
+	defer l1.Close(ctx)
+	// The record is the lease's id, whatever the report says.
+	if err := l1.Report(ctx, Edge{EdgeID: "spoofed", Applied: 42, Domains: 3, Reported: now}); err != nil {
+		t.Fatal(err)
+	}
+	got := edgesByID(t, st)
+	if e, ok := got["edge-1"]; !ok || e.Applied != 42 || e.Domains != 3 || !e.Reported.Equal(now) || len(got) != 1 {
+		t.Fatalf("Edges = %+v, want edge-1 applied 42", got)
+	}
+
+	// The record is attached to a lease of EdgeTTL.
+	lease := l1.lease
+	lr, err := st.cli.TimeToLive(ctx, lease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lr.GrantedTTL != int64(EdgeTTL/time.Second) || lr.TTL <= 0 {
+		t.Errorf("edge lease: granted %d s, %d s left; want %v", lr.GrantedTTL, lr.TTL, EdgeTTL)
+	}
+
+	if err := l1.Report(ctx, Edge{Applied: 43}); err != nil {
+		t.Fatal(err)
+	}
+	if l1.lease != lease {
+		t.Error("a second report took a new lease")
+	}
+	l2 := st.RegisterEdge("edge-2")
+	defer l2.Close(ctx)
+	if err := l2.Report(ctx, Edge{Applied: 7}); err != nil {
+		t.Fatal(err)
+	}
+	es, err := st.Edges(ctx)
+	if err != nil || len(es) != 2 || es[0].EdgeID != "edge-1" || es[0].Applied != 43 || es[1].EdgeID != "edge-2" || es[1].Applied != 7 {
+		t.Fatalf("Edges = %+v, %v; want edge-1@43, edge-2@7", es, err)
+	}
+
+	// The lease is lost behind the edge's back (as when etcd expires it):
+	// the record goes, and the next report grants a new lease.
+	if _, err := st.cli.Revoke(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := edgesByID(t, st)["edge-1"]; ok {
+		t.Fatal("edge-1 still listed after its lease was revoked")
+	}
+	if err := l1.Report(ctx, Edge{Applied: 44}); err != nil {
+		t.Fatalf("Report after the lease was lost: %v", err)
+	}
+	if e := edgesByID(t, st)["edge-1"]; e.Applied != 44 {
+		t.Fatalf("edge-1 = %+v after re-grant, want applied 44", e)
+	}
+
+	// Close withdraws the record at once.
+	l1.Close(ctx)
+	got = edgesByID(t, st)
+	if _, ok := got["edge-1"]; ok || len(got) != 1 {
+		t.Fatalf("Edges after Close = %+v, want only edge-2", got)
+	}
+	l2.Close(ctx)
+	if got := edgesByID(t, st); len(got) != 0 {
+		t.Fatalf("Edges after closing all = %+v", got)
+	}
+}

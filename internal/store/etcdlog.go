@@ -1,0 +1,61 @@
+package store
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// slogCore carries the embedded etcd's zap logging into cdnd's slog logger,
+// so one process writes one log, in one format. Once the store is closing,
+// etcd's complaints about its own listeners shutting down are dropped: they
+// are the shutdown, not a fault.
+type slogCore struct {
+	log     *slog.Logger
+	attrs   []slog.Attr
+	closing *atomic.Bool
+}
+
+func newEtcdLogger(log *slog.Logger, closing *atomic.Bool) *zap.Logger {
+	return zap.New(&slogCore{log: log.With("component", "etcd"), closing: closing})
+}
+
+// etcd is chatty at info; only its warnings and errors reach cdnd's log.
+func (c *slogCore) Enabled(l zapcore.Level) bool { return l >= zapcore.WarnLevel }
+
+func (c *slogCore) With(fields []zapcore.Field) zapcore.Core {
+	return &slogCore{log: c.log, attrs: append(append([]slog.Attr(nil), c.attrs...), attrs(fields)...), closing: c.closing}
+}
+
+func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(e.Level) && !c.closing.Load() {
+		return ce.AddCore(e, c)
+	}
+	return ce
+}
+
+func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	level := slog.LevelWarn
+	if e.Level >= zapcore.ErrorLevel {
+		level = slog.LevelError
+	}
+	c.log.LogAttrs(context.Background(), level, e.Message, append(c.attrs, attrs(fields)...)...)
+	return nil
+}
+
+func (c *slogCore) Sync() error { return nil }
+
+func attrs(fields []zapcore.Field) []slog.Attr {
+	enc := zapcore.NewMapObjectEncoder()
+	for _, f := range fields {
+		f.AddTo(enc)
+	}
+	out := make([]slog.Attr, 0, len(enc.Fields))
+	for k, v := range enc.Fields {
+		out = append(out, slog.Any(k, v))
+	}
+	return out
+}
