@@ -103,7 +103,9 @@ func TestSignatureV3(t *testing.T) {
 			c.signed = []string{"x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce", "x-acs-version"}
 		}, 400, "IncompleteSignature"},
 		{"stale date", func(c *v3Call) {
-			c.edit = func(h http.Header) { h.Set("x-acs-date", time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04:05Z")) }
+			c.edit = func(h http.Header) {
+				h.Set("x-acs-date", time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04:05Z"))
+			}
 		}, 400, "InvalidTimeStamp.Expired"},
 		{"other algorithm", func(c *v3Call) {
 			c.edit = func(h http.Header) {
