@@ -136,6 +136,16 @@ func TestProcessRestartAndKill(t *testing.T) {
 		t.Fatalf("root-credentials written although the environment gave the key: %v", err)
 	}
 
+	// The operator CLI, reading the generated token from the data directory.
+	out, err := exec.Command(cdndBinary(t), "admin", "account", "create", "--admin-addr", a.addrs["admin"], "--data-dir", dirA).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"AccessKeySecret"`) {
+		t.Fatalf("cdnd admin account create: %v %s", err, out)
+	}
+	out, err = exec.Command(cdndBinary(t), "admin", "domain", "set-mode", "nobody.example", "safe", "--admin-addr", a.addrs["admin"], "--data-dir", dirA).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "404") {
+		t.Fatalf("set-mode of an unknown domain: %v %s", err, out)
+	}
+
 	ca := a.client(t, creds["AccessKeyId"], creds["AccessKeySecret"])
 	name := uniqueDomain("process.example")
 	add := cdn.CreateAddCdnDomainRequest()
@@ -147,7 +157,7 @@ func TestProcessRestartAndKill(t *testing.T) {
 	cb := b.client(t, "LTAIsideBySide000000000", "side-by-side-secret")
 	detail := cdn.CreateDescribeCdnDomainDetailRequest()
 	detail.DomainName = name
-	_, err := cb.DescribeCdnDomainDetail(detail)
+	_, err = cb.DescribeCdnDomainDetail(detail)
 	wantAPIError(t, err, "InvalidDomain.NotFound", 404)
 
 	chain, key := certstest.Valid(t, name)
@@ -166,6 +176,10 @@ func TestProcessRestartAndKill(t *testing.T) {
 	// Acknowledged: now kill -9.
 	_ = a.cmd.Process.Signal(syscall.SIGKILL)
 	_ = a.cmd.Wait()
+	out, err = exec.Command(cdndBinary(t), "admin", "domain", "set-mode", name, "protected", "--admin-addr", a.addrs["admin"], "--data-dir", dirA).CombinedOutput()
+	if err == nil {
+		t.Fatalf("the CLI reached a killed server: %s", out)
+	}
 
 	a2 := startProcess(t, dirA)
 	if strings.Contains(a2.stdout.String(), "AccessKeySecret") {
@@ -181,6 +195,15 @@ func TestProcessRestartAndKill(t *testing.T) {
 	if ci := resp.CertInfos.CertInfo[0]; ci.CertName != "kill9" || ci.ServerCertificateStatus != "on" {
 		t.Fatalf("after kill -9: %+v", ci)
 	}
+	out, err = exec.Command(cdndBinary(t), "admin", "domain", "set-mode", name, "protected", "--admin-addr", a2.addrs["admin"], "--data-dir", dirA).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"protected"`) {
+		t.Fatalf("cdnd admin domain set-mode: %v %s", err, out)
+	}
+	again := cdn.CreateSetDomainServerCertificateRequest() // a request remembers the endpoint it was sent to
+	again.DomainName, again.ServerCertificateStatus, again.CertName = name, "on", "after-restart"
+	again.ServerCertificate, again.PrivateKey = string(chain), string(key)
+	_, err = ca2.SetDomainServerCertificate(again)
+	wantAPIError(t, err, "DomainInProtectedMode", 403)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		got, err := handshakeAt(a2.addrs["https"], name)
 		if err == nil && got == pemFingerprint(t, chain) {

@@ -30,8 +30,14 @@ func (c *slogCore) With(fields []zapcore.Field) zapcore.Core {
 	return &slogCore{log: c.log, attrs: append(append([]slog.Attr(nil), c.attrs...), attrs(fields)...), closing: c.closing}
 }
 
+// benignEtcdWarnings are warnings about settings that do not apply to a
+// member reached only in-process (no client authentication).
+var benignEtcdWarnings = map[string]bool{
+	"simple token is not cryptographically signed": true,
+}
+
 func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
-	if c.Enabled(e.Level) && !c.closing.Load() {
+	if c.Enabled(e.Level) && !c.closing.Load() && !benignEtcdWarnings[e.Message] {
 		return ce.AddCore(e, c)
 	}
 	return ce
