@@ -12,12 +12,18 @@ import (
 // legacyCall sends SetDomainServerCertificate with Version 2014-11-11, as
 // the older SDKs and the legacy Terraform resource do.
 func (a *account) legacyCall(t *testing.T, method string, params map[string]string) (int, map[string]any, error) {
+	return a.commonCall(t, "2014-11-11", "SetDomainServerCertificate", method, params)
+}
+
+// commonCall sends any action through the SDK's CommonRequest: for
+// versions and actions the typed SDK lacks.
+func (a *account) commonCall(t *testing.T, version, action, method string, params map[string]string) (int, map[string]any, error) {
 	t.Helper()
 	req := requests.NewCommonRequest()
 	req.Method = method
 	req.Product = "Cdn"
-	req.Version = "2014-11-11"
-	req.ApiName = "SetDomainServerCertificate"
+	req.Version = version
+	req.ApiName = action
 	req.Domain = srv.APIAddr.String()
 	req.Scheme = "http"
 	for k, v := range params {

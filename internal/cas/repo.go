@@ -151,3 +151,27 @@ func newCertID() int64 {
 	}
 	return v.Int64() + 10_000_000
 }
+
+// NameByID finds the name of an account's certificate by CertId. Another
+// account's CertId is not found: ids do not cross accounts.
+func (r *Repo) NameByID(ctx context.Context, account string, id int64) (string, error) {
+	var rec certIDRecord
+	_, err := r.st.Get(ctx, store.CertIDKey(strconv.FormatInt(id, 10)), &rec)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.AccountID != account) {
+		return "", ErrNotFound
+	}
+	return rec.Name, err
+}
+
+// List returns every certificate of an account, in name order.
+func (r *Repo) List(ctx context.Context, account string) ([]store.Cert, error) {
+	vs, err := store.List[store.Cert](ctx, r.st, store.CertsPrefix(account))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Cert, len(vs))
+	for i, v := range vs {
+		out[i] = v.Value
+	}
+	return out, nil
+}

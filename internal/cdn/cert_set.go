@@ -41,6 +41,9 @@ const (
 	faultSafeMode
 	faultProtectedMode
 	faultTooManyDomains
+	faultCertRegion
+	faultEnv
+	faultMissingCertID
 )
 
 func (f certFault) Error() string { return "cdn: certificate fault " + strconv.Itoa(int(f)) }
@@ -122,6 +125,9 @@ type certChange struct {
 	chainPEM string
 	keyPEM   string
 	force    bool
+	// pair, when set, is the validated certificate and key (the CSR flow
+	// builds it from a key that never left cdnd).
+	pair *cas.Pair
 }
 
 // maxBatchDomains bounds the domains of one change (the 2014 API and the
@@ -232,11 +238,13 @@ func pairFault(err error) error {
 // one transaction together with the certificate's own record: a reader sees
 // all of it or none of it.
 func (s *Service) changeCertificate(ctx context.Context, accountID string, c certChange) error {
-	var pair *cas.Pair
+	pair := c.pair
 	if c.enable && c.certType == "upload" {
-		var err error
-		if pair, err = cas.ParsePair(c.chainPEM, c.keyPEM, s.now()); err != nil {
-			return pairFault(err)
+		if pair == nil {
+			var err error
+			if pair, err = cas.ParsePair(c.chainPEM, c.keyPEM, s.now()); err != nil {
+				return pairFault(err)
+			}
 		}
 		if c.name == "" {
 			c.name = "cert-" + certs.Fingerprint(pair.Chain.Leaf)[:16]
@@ -319,18 +327,30 @@ func (s *Service) stageCert(ctx context.Context, accountID string, c certChange,
 	} else {
 		staged, err = s.certs.StageUpload(ctx, accountID, c.name, pair, c.force)
 	}
-	switch {
-	case errors.Is(err, cas.ErrNotFound):
-		return nil, faultCertNotFound
-	case errors.Is(err, cas.ErrNameTaken):
-		return nil, faultDuplicateName
-	case errors.Is(err, cas.ErrContentExists):
-		return nil, faultDuplicateContent
-	case err != nil:
-		return nil, err
+	if err != nil {
+		return nil, translateRepoError(err)
 	}
 	if c.certType == "cas" && s.now().After(staged.Cert.NotAfter) {
 		return nil, faultExpired
 	}
 	return staged, nil
+}
+
+// repoFaults maps the repository's refusals to certificate faults.
+var repoFaults = []struct {
+	err   error
+	fault certFault
+}{
+	{cas.ErrNotFound, faultCertNotFound},
+	{cas.ErrNameTaken, faultDuplicateName},
+	{cas.ErrContentExists, faultDuplicateContent},
+}
+
+func translateRepoError(err error) error {
+	for _, rf := range repoFaults {
+		if errors.Is(err, rf.err) {
+			return rf.fault
+		}
+	}
+	return err
 }

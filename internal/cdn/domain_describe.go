@@ -235,11 +235,7 @@ func (s *Service) describeUserDomains(ctx context.Context, r *openapi.Request) (
 	if err != nil {
 		return nil, err
 	}
-	names, err := s.st.DomainsOf(ctx, account(r))
-	if err != nil {
-		return nil, err
-	}
-	domains, err := s.st.GetDomains(ctx, names)
+	domains, err := s.accountDomains(ctx, account(r))
 	if err != nil {
 		return nil, err
 	}

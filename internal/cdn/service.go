@@ -54,7 +54,8 @@ func New(cfg Config) *Service {
 
 // Actions lists every action the service answers, for the gateway.
 func (s *Service) Actions() []openapi.Action {
-	certParams := []string{"ServerCertificate", "PrivateKey"}
+	certParams := []string{"PrivateKey"}
+	sslParams := []string{"SSLPri"}
 	return []openapi.Action{
 		{Name: "AddCdnDomain", Version: Version2018, Rate: 30, Required: []string{"DomainName", "CdnType", "Sources"}, Handle: s.addDomain},
 		{Name: "DescribeCdnDomainDetail", Version: Version2018, Rate: 30, Required: []string{"DomainName"}, Handle: s.describeDomainDetail},
@@ -65,6 +66,20 @@ func (s *Service) Actions() []openapi.Action {
 		{Name: "SetDomainServerCertificate", Version: Version2018, Rate: 10, Required: []string{"DomainName", "ServerCertificateStatus"}, Secrets: certParams, Handle: s.setDomainServerCertificate2018},
 		{Name: "SetDomainServerCertificate", Version: Version2014, Rate: 10, Required: []string{"DomainName", "ServerCertificateStatus"}, Secrets: certParams, Handle: s.setDomainServerCertificate2014},
 		{Name: "DescribeDomainCertificateInfo", Version: Version2018, Rate: 100, Required: []string{"DomainName"}, Handle: s.describeDomainCertificateInfo},
+		{Name: "SetCdnDomainSSLCertificate", Version: Version2018, Rate: 30, Required: []string{"DomainName", "SSLProtocol"}, Secrets: sslParams, Handle: s.setCdnDomainSSLCertificate},
+		{Name: "BatchSetCdnDomainServerCertificate", Version: Version2018, Rate: 10, Required: []string{"DomainName", "SSLProtocol"}, Secrets: sslParams, Handle: s.batchSetCdnDomainServerCertificate},
+		{Name: "DescribeCdnCertificateList", Version: Version2018, Rate: 30, Handle: s.describeCdnCertificateList},
+		{Name: "DescribeCdnCertificateDetail", Version: Version2018, Rate: 20, Required: []string{"CertName"}, Handle: s.describeCdnCertificateDetail},
+		{Name: "DescribeCdnCertificateDetailById", Version: Version2018, Rate: 20, Required: []string{"CertId"}, Handle: s.describeCdnCertificateDetailByID},
+		{Name: "DescribeCdnDomainByCertificate", Version: Version2018, Rate: 100, Required: []string{"SSLPub"}, Handle: s.describeCdnDomainByCertificate},
+		{Name: "DescribeCdnHttpsDomainList", Version: Version2018, Rate: 100, Handle: s.describeCdnHttpsDomainList},
+		{Name: "DescribeUserCertificateExpireCount", Version: Version2018, Rate: 100, Handle: s.describeUserCertificateExpireCount},
+		{Name: "DescribeCertificateInfoByID", Version: Version2018, Rate: 100, GETOnly: true, Required: []string{"CertId"}, Handle: s.describeCertificateInfoByID},
+		{Name: "CreateCdnCertificateSigningRequest", Version: Version2018, Rate: 100, Required: []string{"CommonName"}, Handle: s.createCdnCertificateSigningRequest},
+		{Name: "SetCdnDomainCSRCertificate", Version: Version2018, Rate: 100, Required: []string{"DomainName", "ServerCertificate"}, Handle: s.setCdnDomainCSRCertificate},
+		{Name: "ModifyCdnDomain", Version: Version2018, Rate: 30, Required: []string{"DomainName"}, Handle: s.modifyDomain},
+		{Name: "BatchStartCdnDomain", Version: Version2018, Rate: 30, Required: []string{"DomainNames"}, Handle: s.batchStartDomains},
+		{Name: "BatchStopCdnDomain", Version: Version2018, Rate: 30, Required: []string{"DomainNames"}, Handle: s.batchStopDomains},
 	}
 }
 

@@ -17,6 +17,7 @@ const (
 	noncesDir   = "nonces/"
 	edgesDir    = "edges/"
 	metaDir     = "meta/"
+	pendingDir  = "csrkeys/" // csrkeys/{account}/{md5 of public key}
 )
 
 // Key is a record's key relative to the installation prefix.
@@ -53,3 +54,10 @@ func splitServed(rel string) (kind, account, name string) {
 // with: the record's own key, so a sealed key copied onto another
 // certificate record does not open.
 func CertKeyAAD(account, name string) []byte { return []byte(CertKey(account, name)) }
+
+// CertsPrefix lists one account's certificates.
+func CertsPrefix(account string) Key { return Key(certsDir + account + "/") }
+
+// PendingKeyKey holds a private key generated for a certificate signing
+// request, until the certificate issued for it arrives.
+func PendingKeyKey(account, pubMD5 string) Key { return Key(pendingDir + account + "/" + pubMD5) }

@@ -83,3 +83,14 @@ type Edge struct {
 	Domains  int       `json:"domains"`
 	Reported time.Time `json:"reported"`
 }
+
+// PendingKey is a private key cdnd generated for a certificate signing
+// request. It never leaves cdnd: the certificate issued for the request is
+// matched to it by public key.
+type PendingKey struct {
+	AccountID  string         `json:"account"`
+	PubMD5     string         `json:"pubMd5"`
+	CommonName string         `json:"cn"`
+	Key        keyring.Sealed `json:"key"`
+	Created    time.Time      `json:"created"`
+}

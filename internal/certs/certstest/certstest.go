@@ -40,9 +40,28 @@ import (
 // different tests may.
 func Issue(t testing.TB, keyType string, notBefore, notAfter time.Time, names ...string) (chainPEM, keyPEM []byte) {
 	t.Helper()
-	ca := testCA(t)
 	key := leafKey(t, keyType)
+	chainPEM = issueFor(t, key.Public(), notBefore, notAfter, names...)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatalf("certstest: marshal leaf key: %v", err)
+	}
+	return chainPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+}
 
+// SignCSR issues a certificate for a signing request (its subject's CN and
+// its DNS names), valid from an hour ago for 90 days, chained to the test CA.
+func SignCSR(t testing.TB, csr *x509.CertificateRequest) []byte {
+	t.Helper()
+	now := time.Now()
+	names := append([]string{csr.Subject.CommonName}, csr.DNSNames...)
+	return issueFor(t, csr.PublicKey, now.Add(-time.Hour), now.Add(90*24*time.Hour), names...)
+}
+
+// issueFor signs a leaf for pub with the test CA and returns leaf + CA PEM.
+func issueFor(t testing.TB, pub any, notBefore, notAfter time.Time, names ...string) []byte {
+	t.Helper()
+	ca := testCA(t)
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(t),
 		NotBefore:    notBefore,
@@ -53,25 +72,24 @@ func Issue(t testing.TB, keyType string, notBefore, notAfter time.Time, names ..
 	if len(names) > 0 {
 		tmpl.Subject.CommonName = names[0]
 	}
+	seen := map[string]bool{}
 	for _, n := range names {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
 		if ip := net.ParseIP(n); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
 		} else {
 			tmpl.DNSNames = append(tmpl.DNSNames, n)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
 	if err != nil {
 		t.Fatalf("certstest: create leaf certificate: %v", err)
 	}
-	chainPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	chainPEM = append(chainPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})...)
-
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatalf("certstest: marshal leaf key: %v", err)
-	}
-	return chainPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+	chainPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	return append(chainPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})...)
 }
 
 // Valid is Issue with an ECDSA key, valid from an hour ago for 90 days.
