@@ -75,10 +75,11 @@ func (r *Repo) StageUpload(ctx context.Context, account, name string, p *Pair, o
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	if rev != 0 && existing.Fingerprint == fp {
+	chainPEM := string(certs.EncodeChain(p.Chain))
+	if rev != 0 && existing.Fingerprint == fp && (existing.ChainPEM == chainPEM || !overwrite) {
 		return &Staged{Cert: existing, apply: func(t *store.Txn) { t.Unchanged(store.CertKey(account, name), rev) }}, nil
 	}
-	if rev != 0 && !overwrite {
+	if rev != 0 && existing.Fingerprint != fp && !overwrite {
 		return nil, ErrNameTaken
 	}
 	var other fingerprintRecord
@@ -88,6 +89,19 @@ func (r *Repo) StageUpload(ctx context.Context, account, name string, p *Pair, o
 	}
 	if fpRev != 0 && other.Name != name && !overwrite {
 		return nil, ErrContentExists
+	}
+	// The old content's index entry goes only if it still names this
+	// certificate (a forced upload may have moved it to another name).
+	var oldFPRev int64
+	if rev != 0 && existing.Fingerprint != "" && existing.Fingerprint != fp {
+		var old fingerprintRecord
+		n, err := r.st.Get(ctx, store.CertFingerprintKey(account, existing.Fingerprint), &old)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if old.Name == name {
+			oldFPRev = n
+		}
 	}
 
 	now := r.now().UTC()
@@ -100,7 +114,7 @@ func (r *Repo) StageUpload(ctx context.Context, account, name string, p *Pair, o
 		AccountID:   account,
 		Name:        name,
 		CertID:      existing.CertID,
-		ChainPEM:    string(certs.EncodeChain(p.Chain)),
+		ChainPEM:    chainPEM,
 		Key:         sealed,
 		Fingerprint: fp,
 		CommonName:  leaf.Subject.CommonName,
@@ -118,8 +132,12 @@ func (r *Repo) StageUpload(ctx context.Context, account, name string, p *Pair, o
 	}
 	return &Staged{Cert: c, apply: func(t *store.Txn) {
 		t.Unchanged(store.CertKey(account, name), rev)
+		// The content index too: the same content uploaded under another
+		// name meanwhile is a conflict, not a silent duplicate.
+		t.Unchanged(store.CertFingerprintKey(account, fp), fpRev)
 		t.Put(store.CertKey(account, name), c)
-		if rev != 0 && existing.Fingerprint != "" {
+		if oldFPRev != 0 {
+			t.Unchanged(store.CertFingerprintKey(account, existing.Fingerprint), oldFPRev)
 			t.Delete(store.CertFingerprintKey(account, existing.Fingerprint))
 		}
 		t.Put(store.CertFingerprintKey(account, fp), fingerprintRecord{Name: name})

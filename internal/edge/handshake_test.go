@@ -26,17 +26,17 @@ func TestCertificateSelection(t *testing.T) {
 			sni  string
 			want string // fingerprint; "" = unrecognized name (or default)
 		}{
-			{"a.example.com", exact.fp},      // exact beats wildcard
-			{"b.example.com", wild.fp},       // wildcard covers one label
-			{"B.EXAMPLE.com", wild.fp},       // SNI is case-insensitive
-			{"A.Example.Com", exact.fp},      // ... for the exact name too
-			{"x.y.example.com", ""},          // ... and only one label
-			{"example.com", ""},              // ... and not the apex
-			{"other.test", ""},               // unknown
-			{"", ""},                         // no SNI
-			{"a.example.com.evil.test", ""},  // suffix games
-			{"xa.example.com", wild.fp},      // not a prefix match on the exact name
-			{"a-example.com", ""},            // nor on the wildcard
+			{"a.example.com", exact.fp},     // exact beats wildcard
+			{"b.example.com", wild.fp},      // wildcard covers one label
+			{"B.EXAMPLE.com", wild.fp},      // SNI is case-insensitive
+			{"A.Example.Com", exact.fp},     // ... for the exact name too
+			{"x.y.example.com", ""},         // ... and only one label
+			{"example.com", ""},             // ... and not the apex
+			{"other.test", ""},              // unknown
+			{"", ""},                        // no SNI
+			{"a.example.com.evil.test", ""}, // suffix games
+			{"xa.example.com", wild.fp},     // not a prefix match on the exact name
+			{"a-example.com", ""},           // nor on the wildcard
 		} {
 			// Unknown names are checked without verification: with a
 			// default certificate the names would not match.

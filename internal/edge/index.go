@@ -116,13 +116,6 @@ func (ix *index) certFor(name string) *certEntry {
 	return ix.certs[*d.cert]
 }
 
-// size is the number of domain records known.
-func (ix *index) size() int {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	return len(ix.domains)
-}
-
 // apply applies one revision's changes at once and returns the certificate
 // entries it replaced or removed, whose parsed forms the caller drops from
 // the cache.

@@ -115,7 +115,11 @@ func TestOneRevisionAtOnce(t *testing.T) {
 	en := startEdge(t, st)
 	next := issue(t, "one.example.com", "two.example.com")
 	rev := putCertAndDomains(t, st, next, "c", domain("two.example.com", "c"))
+	deadline := time.Now().Add(5 * time.Second)
 	for en.edge.Applied() < rev {
+		if time.Now().After(deadline) {
+			t.Fatalf("revision %d not applied within 5s", rev)
+		}
 		// Before the revision: "two" is unknown. After: "two" is served
 		// with the new certificate. Never "two" with the old one.
 		if fp, err := en.handshake("two.example.com", true); err == nil && fp != next.fp {

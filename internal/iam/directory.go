@@ -77,23 +77,27 @@ type Credentials struct {
 
 // CreateAccount creates an account with one active AccessKey.
 func (d *Directory) CreateAccount(ctx context.Context) (Credentials, error) {
-	return d.createAccount(ctx, newAccessKeyID(), newAccessKeySecret())
+	return d.createAccount(ctx, newAccessKeyID(), newAccessKeySecret(), false)
 }
 
-func (d *Directory) createAccount(ctx context.Context, accessKeyID, secret string) (Credentials, error) {
+// createAccount creates an account and its key; with root, it records the
+// account as the installation's root in the same transaction.
+func (d *Directory) createAccount(ctx context.Context, accessKeyID, secret string, root bool) (Credentials, error) {
 	now := time.Now().UTC()
 	acct := store.Account{AccountID: newAccountID(), DomainQuota: DefaultDomainQuota, Created: now}
 	key, err := d.sealKey(accessKeyID, acct.AccountID, secret, now)
 	if err != nil {
 		return Credentials{}, err
 	}
-	_, err = d.st.Txn().
+	txn := d.st.Txn().
 		Unchanged(store.AccountKey(acct.AccountID), 0).
 		Unchanged(store.AccessKeyKey(accessKeyID), 0).
 		Put(store.AccountKey(acct.AccountID), acct).
-		Put(store.AccessKeyKey(accessKeyID), key).
-		Commit(ctx)
-	if err != nil {
+		Put(store.AccessKeyKey(accessKeyID), key)
+	if root {
+		txn.Unchanged(rootMeta, 0).Put(rootMeta, rootRecord{AccountID: acct.AccountID})
+	}
+	if _, err = txn.Commit(ctx); err != nil {
 		return Credentials{}, err
 	}
 	return Credentials{AccountID: acct.AccountID, AccessKeyID: accessKeyID, AccessKeySecret: secret}, nil

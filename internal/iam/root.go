@@ -25,18 +25,27 @@ type rootRecord struct {
 func (d *Directory) EnsureRoot(ctx context.Context, accessKeyID, secret string) (creds Credentials, created bool, err error) {
 	var root rootRecord
 	_, err = d.st.Get(ctx, rootMeta, &root)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		if accessKeyID == "" {
-			accessKeyID, secret = newAccessKeyID(), newAccessKeySecret()
+	if errors.Is(err, store.ErrNotFound) {
+		id, s := accessKeyID, secret
+		if id == "" {
+			id, s = newAccessKeyID(), newAccessKeySecret()
 		}
-		creds, err = d.createAccount(ctx, accessKeyID, secret)
-		if err != nil {
-			return creds, false, err
+		// Account, key and root record in one transaction: no orphan
+		// account when two nodes start at once or this one stops halfway.
+		creds, err = d.createAccount(ctx, id, s, true)
+		if !errors.Is(err, store.ErrConflict) {
+			return creds, err == nil, err
 		}
-		_, err = d.st.Txn().Unchanged(rootMeta, 0).Put(rootMeta, rootRecord{AccountID: creds.AccountID}).Commit(ctx)
-		return creds, err == nil, err
-	case err != nil:
+		// Another node created the root meanwhile: use it. (If there is
+		// still no root, the conflict was the key id: it is another
+		// account's.)
+		if _, gerr := d.st.Get(ctx, rootMeta, &root); gerr != nil {
+			if errors.Is(gerr, store.ErrNotFound) {
+				return Credentials{}, false, fmt.Errorf("iam: AccessKey %s belongs to another account: %w", accessKeyID, err)
+			}
+			return Credentials{}, false, gerr
+		}
+	} else if err != nil {
 		return creds, false, err
 	}
 	creds = Credentials{AccountID: root.AccountID}

@@ -38,6 +38,8 @@ type Store struct {
 	nonces *nonceLeases
 	// closing silences the embedded member's shutdown noise.
 	closing *atomic.Bool
+	// derived stores (WithPrefix) share the client and do not close it.
+	derived bool
 }
 
 // Open starts the embedded etcd member (or connects to the external cluster)
@@ -55,6 +57,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			Endpoints:   cfg.Endpoints,
 			DialTimeout: 5 * time.Second,
 			Context:     ctx,
+			Logger:      newEtcdLogger(cfg.Logger, s.closing),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("store: connect to %v: %w", cfg.Endpoints, err)
@@ -90,6 +93,9 @@ func startEmbedded(ctx context.Context, dir string, log *zap.Logger) (*embed.Etc
 	cfg.AdvertiseClientUrls = []url.URL{loopback}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(log)
+	// embed.NewConfig leaves this at 0, which makes every request through
+	// the client listener "expensive" and logs it as a warning.
+	cfg.WarningUnaryRequestDuration = embed.DefaultWarningUnaryRequestDuration
 	// Keep history for watchers that fall behind, but not forever.
 	cfg.AutoCompactionMode = embed.CompactorModePeriodic
 	cfg.AutoCompactionRetention = "1h"
@@ -116,11 +122,15 @@ func startEmbedded(ctx context.Context, dir string, log *zap.Logger) (*embed.Etc
 // WithPrefix returns a Store sharing s's connection whose keys live under
 // another prefix. Tests use it to isolate themselves on one etcd.
 func (s *Store) WithPrefix(prefix string) *Store {
-	return &Store{cli: s.cli, prefix: prefix + "/v1/", nonces: s.nonces, closing: s.closing}
+	return &Store{cli: s.cli, prefix: prefix + "/v1/", nonces: s.nonces, closing: s.closing, derived: true}
 }
 
-// Close releases the client and stops the embedded member, if any.
+// Close releases the client and stops the embedded member, if any. Closing
+// a store made by WithPrefix does nothing: the parent owns the connection.
 func (s *Store) Close() error {
+	if s.derived {
+		return nil
+	}
 	s.closing.Store(true)
 	err := s.cli.Close()
 	if s.etcd != nil {

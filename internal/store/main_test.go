@@ -4,7 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -28,7 +31,7 @@ func runTests(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := Open(ctx, Config{DataDir: dir})
+	st, err := Open(ctx, Config{DataDir: dir, Logger: slog.New(etcdLog)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -38,10 +41,46 @@ func runTests(m *testing.M) int {
 	return m.Run()
 }
 
+// etcdLog records what the embedded member logs (through Config.Logger)
+// and passes errors on to stderr.
+var etcdLog = &recorder{next: slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})}
+
+type recorder struct {
+	next slog.Handler
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *recorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *recorder) WithGroup(string) slog.Handler            { return r }
+func (r *recorder) Handle(ctx context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, rec.Level.String()+" "+rec.Message)
+	r.mu.Unlock()
+	if r.next.Enabled(ctx, rec.Level) {
+		return r.next.Handle(ctx, rec)
+	}
+	return nil
+}
+
+// count returns how many recorded messages contain s.
+func (r *recorder) count(s string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range r.msgs {
+		if strings.Contains(m, s) {
+			n++
+		}
+	}
+	return n
+}
+
 // newStore returns the shared store under a prefix of the test's own.
 func newStore(t *testing.T) *Store {
 	t.Helper()
-	return testStore.WithPrefix("/t-" + t.Name())
+	return testStore.WithPrefix(prefix(t))
 }
 
 // openExternal opens a second Store, with its own client and lease cache,
@@ -52,7 +91,7 @@ func openExternal(t *testing.T) *Store {
 	t.Helper()
 	addr := testStore.etcd.Clients[0].Addr().String()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	s, err := Open(ctx, Config{Endpoints: []string{"http://" + addr}, Prefix: "/t-" + t.Name()})
+	s, err := Open(ctx, Config{Endpoints: []string{"http://" + addr}, Prefix: prefix(t)})
 	cancel()
 	if err != nil {
 		t.Fatalf("open external store: %v", err)
@@ -70,3 +109,26 @@ func commit(tb testing.TB, t *Txn) int64 {
 	}
 	return rev
 }
+
+// prefix is the test's own key prefix: "/t-" + its name, plus "#n" when
+// the test runs again in one process (go test -count=n).
+func prefix(t *testing.T) string {
+	prefixMu.Lock()
+	defer prefixMu.Unlock()
+	if p, ok := prefixes[t]; ok {
+		return p
+	}
+	runs[t.Name()]++
+	p := "/t-" + t.Name()
+	if n := runs[t.Name()]; n > 1 {
+		p += fmt.Sprintf("#%d", n)
+	}
+	prefixes[t] = p
+	return p
+}
+
+var (
+	prefixMu sync.Mutex
+	prefixes = map[*testing.T]string{}
+	runs     = map[string]int{}
+)

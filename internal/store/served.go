@@ -84,6 +84,7 @@ func (s *Store) WatchServed(ctx context.Context, rev int64, apply func(rev int64
 	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	wch := s.cli.Watch(ctx, s.abs(servedDir), clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithProgressNotify())
+	last := rev // the last revision apply was called with
 	for resp := range wch {
 		if resp.CompactRevision != 0 {
 			return fmt.Errorf("%w: at %d", ErrCompacted, resp.CompactRevision)
@@ -98,7 +99,8 @@ func (s *Store) WatchServed(ctx context.Context, rev int64, apply func(rev int64
 				if err := apply(batchRev, batch); err != nil {
 					return err
 				}
-				batch = batch[:0]
+				last = batchRev
+				batch = nil // apply may keep the slice it was given
 			}
 			batchRev = ev.Kv.ModRevision
 			c, err := s.decodeServed(ev.Kv.Key, ev.Kv.Value, ev.Type == clientv3.EventTypeDelete)
@@ -111,11 +113,13 @@ func (s *Store) WatchServed(ctx context.Context, rev int64, apply func(rev int64
 			if err := apply(batchRev, batch); err != nil {
 				return err
 			}
-		} else if resp.IsProgressNotify() && resp.Header.Revision > rev {
+			last = batchRev
+		} else if resp.IsProgressNotify() && resp.Header.Revision > last {
 			// Nothing served changed up to this revision: applied it is.
 			if err := apply(resp.Header.Revision, nil); err != nil {
 				return err
 			}
+			last = resp.Header.Revision
 		}
 	}
 	if ctx.Err() != nil {

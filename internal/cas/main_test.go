@@ -1,0 +1,80 @@
+package cas_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cdnd/cdnd/internal/cas"
+	"github.com/cdnd/cdnd/internal/keyring"
+	"github.com/cdnd/cdnd/internal/store"
+)
+
+// testStore is the one embedded etcd the package's tests share; each test
+// works under its own prefix.
+var testStore *store.Store
+
+func TestMain(m *testing.M) { os.Exit(runTests(m)) }
+
+func runTests(m *testing.M) int {
+	flag.Parse()
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		return m.Run() // a fuzz worker runs only the fuzz function: no etcd
+	}
+	dir, err := os.MkdirTemp("", "cdnd-cas-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := store.Open(ctx, store.Config{DataDir: dir})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer st.Close()
+	testStore = st
+	return m.Run()
+}
+
+// newRepo returns a repository under the test's own prefix, its store and
+// keyring.
+func newRepo(t *testing.T) (*cas.Repo, *store.Store, *keyring.Keyring) {
+	t.Helper()
+	kr, err := keyring.New(bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := testStore.WithPrefix(prefix(t))
+	return cas.New(st, kr), st, kr
+}
+
+// prefix is the test's own key prefix: "/t-" + its name, plus "#n" when
+// the test runs again in one process (go test -count=n).
+func prefix(t *testing.T) string {
+	prefixMu.Lock()
+	defer prefixMu.Unlock()
+	if p, ok := prefixes[t]; ok {
+		return p
+	}
+	runs[t.Name()]++
+	p := "/t-" + t.Name()
+	if n := runs[t.Name()]; n > 1 {
+		p += fmt.Sprintf("#%d", n)
+	}
+	prefixes[t] = p
+	return p
+}
+
+var (
+	prefixMu sync.Mutex
+	prefixes = map[*testing.T]string{}
+	runs     = map[string]int{}
+)

@@ -1,0 +1,81 @@
+package iam_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cdnd/cdnd/internal/iam"
+	"github.com/cdnd/cdnd/internal/keyring"
+	"github.com/cdnd/cdnd/internal/store"
+)
+
+// testStore is the one embedded etcd the package's tests share; each test
+// works under its own prefix.
+var testStore *store.Store
+
+func TestMain(m *testing.M) { os.Exit(runTests(m)) }
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "cdnd-iam-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := store.Open(ctx, store.Config{DataDir: dir})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer st.Close()
+	testStore = st
+	return m.Run()
+}
+
+func newKeyring(t testing.TB, b byte, older ...[]byte) *keyring.Keyring {
+	t.Helper()
+	kr, err := keyring.New(bytes.Repeat([]byte{b}, 32), older...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
+// newDirectory returns a Directory under the test's own prefix, and its store.
+func newDirectory(t *testing.T) (*iam.Directory, *store.Store) {
+	t.Helper()
+	st := testStore.WithPrefix(prefix(t))
+	return iam.New(st, newKeyring(t, 1)), st
+}
+
+func keyBytes(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+
+// prefix is the test's own key prefix: "/t-" + its name, plus "#n" when
+// the test runs again in one process (go test -count=n).
+func prefix(t *testing.T) string {
+	prefixMu.Lock()
+	defer prefixMu.Unlock()
+	if p, ok := prefixes[t]; ok {
+		return p
+	}
+	runs[t.Name()]++
+	p := "/t-" + t.Name()
+	if n := runs[t.Name()]; n > 1 {
+		p += fmt.Sprintf("#%d", n)
+	}
+	prefixes[t] = p
+	return p
+}
+
+var (
+	prefixMu sync.Mutex
+	prefixes = map[*testing.T]string{}
+	runs     = map[string]int{}
+)
