@@ -47,8 +47,11 @@ func (r *Repo) Get(ctx context.Context, account, name string) (store.Cert, int64
 // Staged is a certificate write prepared for a transaction that may also
 // carry other records (a domain binding), so they commit together.
 type Staged struct {
-	Cert  store.Cert
-	apply func(t *store.Txn)
+	Cert store.Cert
+	// Stored says the repository already holds exactly this certificate
+	// under the name: the write is only a condition.
+	Stored bool
+	apply  func(t *store.Txn)
 }
 
 // AddTo adds the staged write, and the conditions it was prepared under, to t.
@@ -77,7 +80,7 @@ func (r *Repo) StageUpload(ctx context.Context, account, name string, p *Pair, o
 	}
 	chainPEM := string(certs.EncodeChain(p.Chain))
 	if rev != 0 && existing.Fingerprint == fp && (existing.ChainPEM == chainPEM || !overwrite) {
-		return &Staged{Cert: existing, apply: func(t *store.Txn) { t.Unchanged(store.CertKey(account, name), rev) }}, nil
+		return &Staged{Cert: existing, Stored: true, apply: func(t *store.Txn) { t.Unchanged(store.CertKey(account, name), rev) }}, nil
 	}
 	if rev != 0 && existing.Fingerprint != fp && !overwrite {
 		return nil, ErrNameTaken
@@ -156,7 +159,7 @@ func (r *Repo) StageBind(ctx context.Context, account, name string) (*Staged, er
 	if err != nil {
 		return nil, err
 	}
-	return &Staged{Cert: c, apply: func(t *store.Txn) { t.Unchanged(store.CertKey(account, name), rev) }}, nil
+	return &Staged{Cert: c, Stored: true, apply: func(t *store.Txn) { t.Unchanged(store.CertKey(account, name), rev) }}, nil
 }
 
 // newCertID draws a CertId: numeric like Alibaba's, below 2^53 so that

@@ -147,7 +147,8 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	service := cdn.New(cdn.Config{Store: s.store, Certs: cas.New(s.store, kr), CnameSuffix: cfg.CnameSuffix})
+	repo := cas.New(s.store, kr)
+	service := cdn.New(cdn.Config{Store: s.store, Certs: repo, CnameSuffix: cfg.CnameSuffix})
 	gw := openapi.New(openapi.Config{
 		Credentials:   accounts,
 		Nonces:        s.store,
@@ -156,6 +157,7 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 		IsUnavailable: func(err error) bool { return errors.Is(err, store.ErrUnavailable) },
 	})
 	gw.Register(service.Actions()...)
+	gw.Register(repo.Actions()...)
 
 	s.edge = edge.New(edge.Config{
 		Store:       s.store,
