@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -34,7 +36,7 @@ func (s *Store) RegisterEdge(id string) *EdgeLease {
 func (l *EdgeLease) Report(ctx context.Context, e Edge) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e.EdgeID = l.id
+	e.EdgeID, e.Reported = l.id, time.Now().UTC()
 	for attempt := 0; ; attempt++ {
 		if l.lease == 0 {
 			if err := l.grant(ctx); err != nil {
@@ -42,7 +44,9 @@ func (l *EdgeLease) Report(ctx context.Context, e Edge) error {
 			}
 		}
 		_, err := l.s.Txn().Put(EdgeKey(l.id), e).commitWithLease(ctx, l.lease)
-		if err == nil || attempt > 0 {
+		// Only a lease etcd no longer knows is replaced; an unreachable
+		// store keeps the lease for the next report.
+		if !errors.Is(err, rpctypes.ErrLeaseNotFound) || attempt > 0 {
 			return err
 		}
 		l.release()

@@ -40,6 +40,7 @@ type Store struct {
 	closing *atomic.Bool
 	// derived stores (WithPrefix) share the client and do not close it.
 	derived bool
+	log     *slog.Logger
 }
 
 // Open starts the embedded etcd member (or connects to the external cluster)
@@ -51,7 +52,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Store{prefix: cfg.Prefix + "/v1/", closing: new(atomic.Bool)}
+	s := &Store{prefix: cfg.Prefix + "/v1/", closing: new(atomic.Bool), log: cfg.Logger}
 	if len(cfg.Endpoints) > 0 {
 		cli, err := clientv3.New(clientv3.Config{
 			Endpoints:   cfg.Endpoints,
@@ -122,7 +123,7 @@ func startEmbedded(ctx context.Context, dir string, log *zap.Logger) (*embed.Etc
 // WithPrefix returns a Store sharing s's connection whose keys live under
 // another prefix. Tests use it to isolate themselves on one etcd.
 func (s *Store) WithPrefix(prefix string) *Store {
-	return &Store{cli: s.cli, prefix: prefix + "/v1/", nonces: s.nonces, closing: s.closing, derived: true}
+	return &Store{cli: s.cli, prefix: prefix + "/v1/", nonces: s.nonces, closing: s.closing, derived: true, log: s.log}
 }
 
 // Close releases the client and stops the embedded member, if any. Closing

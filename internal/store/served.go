@@ -37,11 +37,9 @@ func (s *Store) LoadServed(ctx context.Context) (*Served, error) {
 	}
 	out := &Served{Revision: resp.Header.Revision}
 	for _, kv := range resp.Kvs {
-		c, err := s.decodeServed(kv.Key, kv.Value, false)
-		if err != nil {
-			return nil, err
-		}
+		c := s.decodeServed(kv.Key, kv.Value, false)
 		switch {
+		case c.Deleted:
 		case c.Domain != nil:
 			out.Domains = append(out.Domains, *c.Domain)
 		case c.Cert != nil:
@@ -51,27 +49,37 @@ func (s *Store) LoadServed(ctx context.Context) (*Served, error) {
 	return out, nil
 }
 
-func (s *Store) decodeServed(key, value []byte, deleted bool) (Change, error) {
+// decodeServed turns a served key and value into a Change. The key names
+// the record; the value cannot rename it. A value that does not decode is
+// logged and treated as a deletion: the edge stops serving that record
+// rather than stopping altogether, and never serves what it cannot read.
+func (s *Store) decodeServed(key, value []byte, deleted bool) Change {
 	rel := strings.TrimPrefix(string(key), s.prefix)
 	kind, account, name := splitServed(rel)
 	c := Change{Deleted: deleted}
+	var v any
 	switch kind {
 	case "domain":
-		c.Domain = &Domain{Name: name}
-		if !deleted {
-			if err := json.Unmarshal(value, c.Domain); err != nil {
-				return c, fmt.Errorf("store: decode %s: %w", rel, err)
-			}
-		}
+		c.Domain = &Domain{}
+		v = c.Domain
 	case "cert":
-		c.Cert = &Cert{AccountID: account, Name: name}
-		if !deleted {
-			if err := json.Unmarshal(value, c.Cert); err != nil {
-				return c, fmt.Errorf("store: decode %s: %w", rel, err)
-			}
+		c.Cert = &Cert{}
+		v = c.Cert
+	default:
+		return c
+	}
+	if !deleted {
+		if err := json.Unmarshal(value, v); err != nil {
+			s.log.Error("store: a served record does not decode; it is not served", "key", rel, "err", err)
+			c.Deleted = true
 		}
 	}
-	return c, nil
+	if c.Domain != nil {
+		c.Domain.Name = name
+	} else {
+		c.Cert.AccountID, c.Cert.Name = account, name
+	}
+	return c
 }
 
 // WatchServed calls apply once per revision after rev, in order, with every
@@ -103,11 +111,7 @@ func (s *Store) WatchServed(ctx context.Context, rev int64, apply func(rev int64
 				batch = nil // apply may keep the slice it was given
 			}
 			batchRev = ev.Kv.ModRevision
-			c, err := s.decodeServed(ev.Kv.Key, ev.Kv.Value, ev.Type == clientv3.EventTypeDelete)
-			if err != nil {
-				return err
-			}
-			batch = append(batch, c)
+			batch = append(batch, s.decodeServed(ev.Kv.Key, ev.Kv.Value, ev.Type == clientv3.EventTypeDelete))
 		}
 		if batchRev != 0 {
 			if err := apply(batchRev, batch); err != nil {

@@ -329,3 +329,46 @@ func TestLoadServedConsistent(t *testing.T) {
 	}
 	<-writerDone
 }
+
+// TestMalformedServedRecord: a record that does not decode is not served
+// (seen as a deletion) and does not stop the load or the watch; the key, not
+// the value, names a record.
+func TestMalformedServedRecord(t *testing.T) {
+	st := newStore(t)
+	ctx := t.Context()
+	if _, err := st.Txn().Put(DomainKey("good.example"), testDomain("good.example", "a1", "")).Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.cli.Put(ctx, st.abs(DomainKey("bad.example")), "{not json"); err != nil {
+		t.Fatal(err)
+	}
+	renamed := testDomain("other-name.example", "a1", "")
+	if _, err := st.Txn().Put(DomainKey("keyname.example"), renamed).Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	served, err := st.LoadServed(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range served.Domains {
+		names = append(names, d.Name)
+	}
+	if !slices.Equal(names, []string{"good.example", "keyname.example"}) {
+		t.Fatalf("loaded %v", names)
+	}
+	calls, _ := watchAsync(t, st, served.Revision)
+	if _, err := st.cli.Put(ctx, st.abs(DomainKey("good.example")), "[]garbage"); err != nil {
+		t.Fatal(err)
+	}
+	a := next(t, calls)
+	if len(a.changes) != 1 || !a.changes[0].Deleted || a.changes[0].Domain.Name != "good.example" {
+		t.Fatalf("malformed update: %+v", a.changes)
+	}
+	if _, err := st.Txn().Put(DomainKey("good.example"), testDomain("good.example", "a1", "")).Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a := next(t, calls); len(a.changes) != 1 || a.changes[0].Deleted {
+		t.Fatalf("the watch did not go on: %+v", a.changes)
+	}
+}
