@@ -5,8 +5,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/cdnd/cdnd/internal/store/storetest"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -56,25 +56,5 @@ func newRepo(t *testing.T) (*cas.Repo, *store.Store, *keyring.Keyring) {
 	return cas.New(st, kr), st, kr
 }
 
-// prefix is the test's own key prefix: "/t-" + its name, plus "#n" when
-// the test runs again in one process (go test -count=n).
-func prefix(t *testing.T) string {
-	prefixMu.Lock()
-	defer prefixMu.Unlock()
-	if p, ok := prefixes[t]; ok {
-		return p
-	}
-	runs[t.Name()]++
-	p := "/t-" + t.Name()
-	if n := runs[t.Name()]; n > 1 {
-		p += fmt.Sprintf("#%d", n)
-	}
-	prefixes[t] = p
-	return p
-}
-
-var (
-	prefixMu sync.Mutex
-	prefixes = map[*testing.T]string{}
-	runs     = map[string]int{}
-)
+// prefix is the test's own key prefix.
+func prefix(t *testing.T) string { return storetest.Prefix(t) }

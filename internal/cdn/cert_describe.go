@@ -344,11 +344,7 @@ func certStatus(d store.Domain, c store.Cert, now time.Time) string {
 }
 
 func (s *Service) describeCdnHttpsDomainList(ctx context.Context, r *openapi.Request) (any, error) {
-	pageNumber, err := pageParam(r, "PageNumber", 1, 100000, errPageNumber)
-	if err != nil {
-		return nil, err
-	}
-	pageSize, err := pageParam(r, "PageSize", 20, 500, errPageSize)
+	pageNumber, pageSize, err := pageParams(r)
 	if err != nil {
 		return nil, err
 	}

@@ -134,55 +134,79 @@ type certChange struct {
 // batch API take a comma-separated list).
 const maxBatchDomains = 50
 
-// parseServerCertificate reads SetDomainServerCertificate's parameters
-// (both versions). The 2014 API takes a comma-separated DomainName and
-// makes CertName optional.
-func parseServerCertificate(r *openapi.Request, legacy bool) (certChange, error) {
+// certParamNames are the names one API version gives the parameters of a
+// certificate change.
+type certParamNames struct{ status, cert, key string }
+
+var (
+	serverCertificateParams = certParamNames{"ServerCertificateStatus", "ServerCertificate", "PrivateKey"}
+	sslCertificateParams    = certParamNames{"SSLProtocol", "SSLPub", "SSLPri"}
+)
+
+// readCertChange reads a certificate change under the given parameter
+// names; multi actions take a comma-separated DomainName.
+func readCertChange(r *openapi.Request, names certParamNames, multi bool) (certChange, error) {
 	c := certChange{
 		certType: r.Get("CertType"),
 		name:     r.Get("CertName"),
-		chainPEM: r.Get("ServerCertificate"),
-		keyPEM:   r.Get("PrivateKey"),
+		chainPEM: r.Get(names.cert),
+		keyPEM:   r.Get(names.key),
 		force:    r.Get("ForceSet") == "1",
+		domains:  []string{r.Get("DomainName")},
 	}
-	switch r.Get("ServerCertificateStatus") {
+	if multi {
+		c.domains = strings.Split(r.Get("DomainName"), ",")
+	}
+	switch r.Get(names.status) {
 	case "on":
 		c.enable = true
 	case "off":
 	default:
 		return c, faultStatus
 	}
-	c.domains = []string{r.Get("DomainName")}
-	if legacy {
-		c.domains = strings.Split(r.Get("DomainName"), ",")
+	return c, nil
+}
+
+// parseServerCertificate reads SetDomainServerCertificate's parameters
+// (both versions). The 2014 API takes a comma-separated DomainName and
+// makes CertName optional.
+func parseServerCertificate(r *openapi.Request, legacy bool) (certChange, error) {
+	c, err := readCertChange(r, serverCertificateParams, legacy)
+	if err != nil {
+		return c, err
 	}
-	if len(c.domains) > maxBatchDomains {
-		return c, faultTooManyDomains
-	}
-	if c.certType == "" {
-		c.certType = "upload"
-	}
-	if c.certType != "upload" && c.certType != "cas" {
-		return c, faultCertType
-	}
-	if !c.enable {
-		return c, nil
-	}
-	if len(c.name) > maxCertName {
-		return c, faultNameTooLong
-	}
-	if c.certType == "upload" {
-		if c.chainPEM == "" {
-			return c, faultMissingCert
-		}
-		if c.keyPEM == "" {
-			return c, faultMissingKey
-		}
+	if err := c.validate(); err != nil || !c.enable {
+		return c, err
 	}
 	if c.name == "" && (!legacy || c.certType == "cas") {
 		return c, faultMissingName
 	}
 	return c, nil
+}
+
+// validate checks what every certificate action requires of a change,
+// whatever its parameters are called: a known CertType (upload by
+// default), a bounded name and, to enable an upload, a certificate and key.
+func (c *certChange) validate() error {
+	if len(c.domains) > maxBatchDomains {
+		return faultTooManyDomains
+	}
+	if c.certType == "" {
+		c.certType = "upload"
+	}
+	switch {
+	case c.certType != "upload" && c.certType != "cas":
+		return faultCertType
+	case !c.enable:
+		return nil
+	case len(c.name) > maxCertName:
+		return faultNameTooLong
+	case c.certType == "upload" && c.chainPEM == "":
+		return faultMissingCert
+	case c.certType == "upload" && c.keyPEM == "":
+		return faultMissingKey
+	}
+	return nil
 }
 
 func (s *Service) setDomainServerCertificate2018(ctx context.Context, r *openapi.Request) (any, error) {

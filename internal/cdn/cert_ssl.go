@@ -3,7 +3,6 @@ package cdn
 import (
 	"context"
 	"strconv"
-	"strings"
 
 	"github.com/cdnd/cdnd/internal/openapi"
 )
@@ -39,52 +38,18 @@ var certRegions = map[string]bool{"": true, "cn-hangzhou": true, "ap-southeast-1
 // list). CertName is optional for an upload: cdnd names the certificate
 // after its content, so repeating the same upload is idempotent.
 func (s *Service) parseSSLCertificate(ctx context.Context, r *openapi.Request, batch bool) (certChange, error) {
-	c := certChange{
-		certType: r.Get("CertType"),
-		name:     r.Get("CertName"),
-		chainPEM: r.Get("SSLPub"),
-		keyPEM:   r.Get("SSLPri"),
-		force:    r.Get("ForceSet") == "1",
-		domains:  []string{r.Get("DomainName")},
-	}
-	if batch {
-		c.domains = strings.Split(r.Get("DomainName"), ",")
-	}
-	switch r.Get("SSLProtocol") {
-	case "on":
-		c.enable = true
-	case "off":
-	default:
-		return c, faultStatus
+	c, err := readCertChange(r, sslCertificateParams, batch)
+	if err != nil {
+		return c, err
 	}
 	switch {
-	case len(c.domains) > maxBatchDomains:
-		return c, faultTooManyDomains
 	case !certRegions[r.Get("CertRegion")]:
 		return c, faultCertRegion
 	case r.Get("Env") != "" && r.Get("Env") != "staging" && r.Get("Env") != "production":
 		return c, faultEnv
 	}
-	if c.certType == "" {
-		c.certType = "upload"
-	}
-	if c.certType != "upload" && c.certType != "cas" {
-		return c, faultCertType
-	}
-	if !c.enable {
-		return c, nil
-	}
-	if len(c.name) > maxCertName {
-		return c, faultNameTooLong
-	}
-	if c.certType == "upload" {
-		switch {
-		case c.chainPEM == "":
-			return c, faultMissingCert
-		case c.keyPEM == "":
-			return c, faultMissingKey
-		}
-		return c, nil
+	if err := c.validate(); err != nil || !c.enable || c.certType == "upload" {
+		return c, err
 	}
 	// cas: by CertId (what certd and certimate send), or by name.
 	if id := r.Get("CertId"); id != "" {

@@ -209,6 +209,16 @@ func anyTerm(terms []string, name string, match func(name, term string) bool) bo
 	return false
 }
 
+// pageParams reads PageNumber (1–100000, default 1) and PageSize (1–500,
+// default 20).
+func pageParams(r *openapi.Request) (number, size int, err error) {
+	if number, err = pageParam(r, "PageNumber", 1, 100000, errPageNumber); err != nil {
+		return 0, 0, err
+	}
+	size, err = pageParam(r, "PageSize", 20, 500, errPageSize)
+	return number, size, err
+}
+
 // pageParam reads a positive integer within [1, max], or def when absent.
 func pageParam(r *openapi.Request, name string, def, max int, bad *openapi.Error) (int, error) {
 	v := r.Get(name)
@@ -223,11 +233,7 @@ func pageParam(r *openapi.Request, name string, def, max int, bad *openapi.Error
 }
 
 func (s *Service) describeUserDomains(ctx context.Context, r *openapi.Request) (any, error) {
-	pageNumber, err := pageParam(r, "PageNumber", 1, 100000, errPageNumber)
-	if err != nil {
-		return nil, err
-	}
-	pageSize, err := pageParam(r, "PageSize", 20, 500, errPageSize)
+	pageNumber, pageSize, err := pageParams(r)
 	if err != nil {
 		return nil, err
 	}

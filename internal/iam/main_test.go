@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/cdnd/cdnd/internal/store/storetest"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -57,25 +57,5 @@ func newDirectory(t *testing.T) (*iam.Directory, *store.Store) {
 
 func keyBytes(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
 
-// prefix is the test's own key prefix: "/t-" + its name, plus "#n" when
-// the test runs again in one process (go test -count=n).
-func prefix(t *testing.T) string {
-	prefixMu.Lock()
-	defer prefixMu.Unlock()
-	if p, ok := prefixes[t]; ok {
-		return p
-	}
-	runs[t.Name()]++
-	p := "/t-" + t.Name()
-	if n := runs[t.Name()]; n > 1 {
-		p += fmt.Sprintf("#%d", n)
-	}
-	prefixes[t] = p
-	return p
-}
-
-var (
-	prefixMu sync.Mutex
-	prefixes = map[*testing.T]string{}
-	runs     = map[string]int{}
-)
+// prefix is the test's own key prefix.
+func prefix(t *testing.T) string { return storetest.Prefix(t) }

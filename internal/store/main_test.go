@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/cdnd/cdnd/internal/store/storetest"
 	"log/slog"
 	"os"
 	"strings"
@@ -110,25 +111,5 @@ func commit(tb testing.TB, t *Txn) int64 {
 	return rev
 }
 
-// prefix is the test's own key prefix: "/t-" + its name, plus "#n" when
-// the test runs again in one process (go test -count=n).
-func prefix(t *testing.T) string {
-	prefixMu.Lock()
-	defer prefixMu.Unlock()
-	if p, ok := prefixes[t]; ok {
-		return p
-	}
-	runs[t.Name()]++
-	p := "/t-" + t.Name()
-	if n := runs[t.Name()]; n > 1 {
-		p += fmt.Sprintf("#%d", n)
-	}
-	prefixes[t] = p
-	return p
-}
-
-var (
-	prefixMu sync.Mutex
-	prefixes = map[*testing.T]string{}
-	runs     = map[string]int{}
-)
+// prefix is the test's own key prefix.
+func prefix(t *testing.T) string { return storetest.Prefix(t) }
