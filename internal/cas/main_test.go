@@ -2,13 +2,10 @@ package cas_test
 
 import (
 	"bytes"
-	"context"
-	"flag"
-	"fmt"
-	"github.com/cdnd/cdnd/internal/store/storetest"
 	"os"
 	"testing"
-	"time"
+
+	"github.com/cdnd/cdnd/internal/store/storetest"
 
 	"github.com/cdnd/cdnd/internal/cas"
 	"github.com/cdnd/cdnd/internal/keyring"
@@ -19,30 +16,7 @@ import (
 // works under its own prefix.
 var testStore *store.Store
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	flag.Parse()
-	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
-		return m.Run() // a fuzz worker runs only the fuzz function: no etcd
-	}
-	dir, err := os.MkdirTemp("", "cdnd-cas-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	st, err := store.Open(ctx, store.Config{DataDir: dir})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer st.Close()
-	testStore = st
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(storetest.Run(m, &testStore, nil)) }
 
 // newRepo returns a repository under the test's own prefix, its store and
 // keyring.

@@ -22,6 +22,7 @@ import (
 	"github.com/cdnd/cdnd/internal/certs/certstest"
 	"github.com/cdnd/cdnd/internal/keyring"
 	"github.com/cdnd/cdnd/internal/store"
+	"github.com/cdnd/cdnd/internal/store/storetest"
 )
 
 // One embedded etcd for the whole package; each test isolates itself under
@@ -36,32 +37,17 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "cdnd-edge-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	st, err := store.Open(ctx, store.Config{DataDir: dir})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "open store:", err)
-		return 1
-	}
-	defer st.Close()
-	testStore = st
-
 	master := make([]byte, 32)
 	if _, err := rand.Read(master); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	var err error
 	if testKR, err = keyring.New(master); err != nil {
 		fmt.Fprintln(os.Stderr, "keyring:", err)
 		return 1
 	}
-	return m.Run()
+	return storetest.Run(m, &testStore, nil)
 }
 
 // logBuf collects an edge's log; it is shown when the test fails and can be

@@ -2,12 +2,10 @@ package iam_test
 
 import (
 	"bytes"
-	"context"
-	"fmt"
-	"github.com/cdnd/cdnd/internal/store/storetest"
 	"os"
 	"testing"
-	"time"
+
+	"github.com/cdnd/cdnd/internal/store/storetest"
 
 	"github.com/cdnd/cdnd/internal/iam"
 	"github.com/cdnd/cdnd/internal/keyring"
@@ -18,26 +16,7 @@ import (
 // works under its own prefix.
 var testStore *store.Store
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "cdnd-iam-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	st, err := store.Open(ctx, store.Config{DataDir: dir})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer st.Close()
-	testStore = st
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(storetest.Run(m, &testStore, nil)) }
 
 func newKeyring(t testing.TB, b byte, older ...[]byte) *keyring.Keyring {
 	t.Helper()

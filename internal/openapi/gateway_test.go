@@ -18,26 +18,14 @@ import (
 	"github.com/cdnd/cdnd/internal/keyring"
 	"github.com/cdnd/cdnd/internal/openapi"
 	"github.com/cdnd/cdnd/internal/store"
+	"github.com/cdnd/cdnd/internal/store/storetest"
 )
 
 // The gateway is tested over a real store (nonces) and a real iam directory
 // (AccessKeys), with a test action that echoes what it was given.
 var st *store.Store
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "openapi-test-")
-	if err != nil {
-		panic(err)
-	}
-	st, err = store.Open(context.Background(), store.Config{DataDir: dir})
-	if err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	st.Close()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(storetest.Run(m, &st, nil)) }
 
 const secretParam = "PrivateKey"
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/cdnd/cdnd/internal/store/storetest"
 	"log/slog"
 	"os"
 	"strings"
@@ -111,5 +110,25 @@ func commit(tb testing.TB, t *Txn) int64 {
 	return rev
 }
 
-// prefix is the test's own key prefix.
-func prefix(t *testing.T) string { return storetest.Prefix(t) }
+// prefix is the test's own key prefix; "#n" on repeats (go test -count=n).
+// (storetest, which the other packages use, imports this package.)
+func prefix(t *testing.T) string {
+	prefixMu.Lock()
+	defer prefixMu.Unlock()
+	if p, ok := prefixes[t]; ok {
+		return p
+	}
+	runs[t.Name()]++
+	p := "/t-" + t.Name()
+	if n := runs[t.Name()]; n > 1 {
+		p = fmt.Sprintf("%s#%d", p, n)
+	}
+	prefixes[t] = p
+	return p
+}
+
+var (
+	prefixMu sync.Mutex
+	prefixes = map[*testing.T]string{}
+	runs     = map[string]int{}
+)
