@@ -113,6 +113,50 @@ func adminCommand() *cobra.Command {
 			return c.call(cmd, http.MethodPut, "/admin/v1/domains/"+url.PathEscape(args[0])+"/mode", map[string]string{"Mode": args[1]})
 		},
 	})
-	cmd.AddCommand(account, domain)
+	var f struct{ account, domain, action, since, until string }
+	var limit int
+	auditCmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Show the audit trail: every write and every refused call, oldest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q := url.Values{}
+			for k, v := range map[string]string{"AccountId": f.account, "DomainName": f.domain, "Action": f.action} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			for k, v := range map[string]string{"StartTime": f.since, "EndTime": f.until} {
+				if v == "" {
+					continue
+				}
+				t, err := parseWhen(v)
+				if err != nil {
+					return fmt.Errorf("--%s: %w", map[string]string{"StartTime": "since", "EndTime": "until"}[k], err)
+				}
+				q.Set(k, t.Format(time.RFC3339))
+			}
+			if limit > 0 {
+				q.Set("Limit", strconv.Itoa(limit))
+			}
+			return c.call(cmd, http.MethodGet, "/admin/v1/audit?"+q.Encode(), nil)
+		},
+	}
+	af := auditCmd.Flags()
+	af.StringVar(&f.account, "account", "", "only this AccountId")
+	af.StringVar(&f.domain, "domain", "", "only calls on this domain")
+	af.StringVar(&f.action, "action", "", "only this action, e.g. SetDomainServerCertificate")
+	af.StringVar(&f.since, "since", "", "from this time: RFC 3339, or a duration ago such as 1h")
+	af.StringVar(&f.until, "until", "", "up to this time: RFC 3339, or a duration ago")
+	af.IntVar(&limit, "limit", 0, "at most this many records (default 1000)")
+	cmd.AddCommand(account, domain, auditCmd)
 	return cmd
+}
+
+// parseWhen reads a time as RFC 3339 or as a duration before now ("90m").
+func parseWhen(v string) (time.Time, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	return time.Parse(time.RFC3339, v)
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cdnd/cdnd/internal/audit"
 	"github.com/cdnd/cdnd/internal/server"
 	"github.com/spf13/cobra"
 )
@@ -77,6 +78,7 @@ Environment:
 	f.StringVar(&cfg.DefaultCertFile, "default-cert", "", "PEM certificate served when SNI matches no domain (default: refuse the handshake)")
 	f.StringVar(&cfg.DefaultKeyFile, "default-key", "", "PEM private key of --default-cert")
 	f.StringVar(&cfg.CnameSuffix, "cname-suffix", "w.cdnd.localhost", "suffix of the CNAME reported for each domain")
+	f.DurationVar(&cfg.AuditRetention, "audit-retention", audit.DefaultRetention, "how long the audit trail keeps a record")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd

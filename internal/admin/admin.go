@@ -10,7 +10,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
+	"github.com/cdnd/cdnd/internal/audit"
 	"github.com/cdnd/cdnd/internal/cdn"
 	"github.com/cdnd/cdnd/internal/iam"
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +30,7 @@ type Config struct {
 	// everything.
 	Ready    func() bool
 	Gatherer prometheus.Gatherer
+	Audit    *audit.Trail
 	Logger   *slog.Logger
 }
 
@@ -40,6 +44,7 @@ func Handler(cfg Config) http.Handler {
 	mux.Handle("POST /admin/v1/accounts", a.auth(a.createAccount))
 	mux.Handle("PUT /admin/v1/accounts/{AccountId}/quota", a.auth(a.setQuota))
 	mux.Handle("PUT /admin/v1/domains/{DomainName}/mode", a.auth(a.setMode))
+	mux.Handle("GET /admin/v1/audit", a.auth(a.queryAudit))
 	return mux
 }
 
@@ -142,4 +147,36 @@ func (a *api) setMode(ctx context.Context, r *http.Request) (int, any, error) {
 	}
 	a.cfg.Logger.Info("domain mode set", "domain", name, "mode", body.Mode)
 	return http.StatusOK, struct{ DomainName, Mode string }{name, body.Mode}, nil
+}
+
+// queryAudit answers GET /admin/v1/audit with the records matching
+// AccountId, DomainName, Action, StartTime and EndTime (RFC 3339) and at
+// most Limit of them, oldest first.
+func (a *api) queryAudit(ctx context.Context, r *http.Request) (int, any, error) {
+	q := r.URL.Query()
+	f := audit.Filter{AccountID: q.Get("AccountId"), Domain: q.Get("DomainName"), Action: q.Get("Action")}
+	for _, t := range []struct {
+		param string
+		into  *time.Time
+	}{{"StartTime", &f.From}, {"EndTime", &f.To}} {
+		if v := q.Get(t.param); v != "" {
+			parsed, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return 0, nil, errBadRequest
+			}
+			*t.into = parsed
+		}
+	}
+	if v := q.Get("Limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return 0, nil, errBadRequest
+		}
+		f.Limit = n
+	}
+	events, err := a.cfg.Audit.Query(ctx, f)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, struct{ Events any }{events}, nil
 }

@@ -66,12 +66,18 @@ func apiError(err error) error {
 
 // Actions lists the certificate service's actions for the gateway.
 func (r *Repo) Actions() []openapi.Action {
-	return []openapi.Action{
+	actions := []openapi.Action{
 		{Name: "UploadUserCertificate", Version: Version, Rate: 100, Required: []string{"Name", "Cert", "Key"}, Secrets: []string{"Key"}, Handle: r.uploadUserCertificate},
-		{Name: "GetUserCertificateDetail", Version: Version, Rate: 100, Required: []string{"CertId"}, Handle: r.getUserCertificateDetail},
-		{Name: "ListUserCertificateOrder", Version: Version, Rate: 100, Handle: r.listUserCertificateOrder},
+		{Name: "GetUserCertificateDetail", Version: Version, Rate: 100, ReadOnly: true, Required: []string{"CertId"}, Handle: r.getUserCertificateDetail},
+		{Name: "ListUserCertificateOrder", Version: Version, Rate: 100, ReadOnly: true, Handle: r.listUserCertificateOrder},
 		{Name: "DeleteUserCertificate", Version: Version, Rate: 100, Required: []string{"CertId"}, Handle: r.deleteUserCertificate},
 	}
+	// RAM names the certificate service "yundun-cert"; its resources are
+	// the account's whole service.
+	for i := range actions {
+		actions[i].RAMAction = "yundun-cert:" + actions[i].Name
+	}
+	return actions
 }
 
 func (r *Repo) uploadUserCertificate(ctx context.Context, req *openapi.Request) (any, error) {

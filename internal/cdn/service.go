@@ -2,6 +2,7 @@ package cdn
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/cdnd/cdnd/internal/cas"
@@ -52,36 +53,68 @@ func New(cfg Config) *Service {
 	}
 }
 
-// Actions lists every action the service answers, for the gateway.
+// Actions lists every action the service answers, for the gateway. Each
+// names the domains it touches, so that a RAM policy limited to
+// "acs:cdn:*:ACCOUNT:domain/*.a.example" allows x.a.example and nothing else.
 func (s *Service) Actions() []openapi.Action {
 	certParams := []string{"PrivateKey"}
 	sslParams := []string{"SSLPri"}
-	return []openapi.Action{
-		{Name: "AddCdnDomain", Version: Version2018, Rate: 30, Required: []string{"DomainName", "CdnType", "Sources"}, Handle: s.addDomain},
-		{Name: "DescribeCdnDomainDetail", Version: Version2018, Rate: 30, Required: []string{"DomainName"}, Handle: s.describeDomainDetail},
-		{Name: "DescribeUserDomains", Version: Version2018, Rate: 100, Handle: s.describeUserDomains},
-		{Name: "StartCdnDomain", Version: Version2018, Rate: 100, Required: []string{"DomainName"}, Handle: s.startDomain},
-		{Name: "StopCdnDomain", Version: Version2018, Rate: 40, Required: []string{"DomainName"}, Handle: s.stopDomain},
-		{Name: "DeleteCdnDomain", Version: Version2018, Rate: 10, Required: []string{"DomainName"}, Handle: s.deleteDomain},
-		{Name: "SetDomainServerCertificate", Version: Version2018, Rate: 10, Required: []string{"DomainName", "ServerCertificateStatus"}, Secrets: certParams, Handle: s.setDomainServerCertificate2018},
-		{Name: "SetDomainServerCertificate", Version: Version2014, Rate: 10, Required: []string{"DomainName", "ServerCertificateStatus"}, Secrets: certParams, Handle: s.setDomainServerCertificate2014},
-		{Name: "DescribeDomainCertificateInfo", Version: Version2018, Rate: 100, Required: []string{"DomainName"}, Handle: s.describeDomainCertificateInfo},
-		{Name: "SetCdnDomainSSLCertificate", Version: Version2018, Rate: 30, Required: []string{"DomainName", "SSLProtocol"}, Secrets: sslParams, Handle: s.setCdnDomainSSLCertificate},
-		{Name: "BatchSetCdnDomainServerCertificate", Version: Version2018, Rate: 10, Required: []string{"DomainName", "SSLProtocol"}, Secrets: sslParams, Handle: s.batchSetCdnDomainServerCertificate},
-		{Name: "DescribeCdnCertificateList", Version: Version2018, Rate: 30, Handle: s.describeCdnCertificateList},
-		{Name: "DescribeCdnCertificateDetail", Version: Version2018, Rate: 20, Required: []string{"CertName"}, Handle: s.describeCdnCertificateDetail},
-		{Name: "DescribeCdnCertificateDetailById", Version: Version2018, Rate: 20, Required: []string{"CertId"}, Handle: s.describeCdnCertificateDetailByID},
-		{Name: "DescribeCdnDomainByCertificate", Version: Version2018, Rate: 100, Required: []string{"SSLPub"}, Handle: s.describeCdnDomainByCertificate},
-		{Name: "DescribeCdnHttpsDomainList", Version: Version2018, Rate: 100, Handle: s.describeCdnHttpsDomainList},
-		{Name: "DescribeUserCertificateExpireCount", Version: Version2018, Rate: 100, Handle: s.describeUserCertificateExpireCount},
-		{Name: "DescribeCertificateInfoByID", Version: Version2018, Rate: 100, GETOnly: true, Required: []string{"CertId"}, Handle: s.describeCertificateInfoByID},
+	one, list, all := domainResource("DomainName"), domainListResource("DomainName"), allDomainsResource
+	actions := []openapi.Action{
+		{Name: "AddCdnDomain", Version: Version2018, Rate: 30, Resources: one, Required: []string{"DomainName", "CdnType", "Sources"}, Handle: s.addDomain},
+		{Name: "DescribeCdnDomainDetail", Version: Version2018, Rate: 30, ReadOnly: true, Resources: one, Required: []string{"DomainName"}, Handle: s.describeDomainDetail},
+		{Name: "DescribeUserDomains", Version: Version2018, Rate: 100, ReadOnly: true, Resources: all, Handle: s.describeUserDomains},
+		{Name: "StartCdnDomain", Version: Version2018, Rate: 100, Resources: one, Required: []string{"DomainName"}, Handle: s.startDomain},
+		{Name: "StopCdnDomain", Version: Version2018, Rate: 40, Resources: one, Required: []string{"DomainName"}, Handle: s.stopDomain},
+		{Name: "DeleteCdnDomain", Version: Version2018, Rate: 10, Resources: one, Required: []string{"DomainName"}, Handle: s.deleteDomain},
+		{Name: "ModifyCdnDomain", Version: Version2018, Rate: 30, Resources: one, Required: []string{"DomainName"}, Handle: s.modifyDomain},
+		{Name: "BatchStartCdnDomain", Version: Version2018, Rate: 30, Resources: domainListResource("DomainNames"), Required: []string{"DomainNames"}, Handle: s.batchStartDomains},
+		{Name: "BatchStopCdnDomain", Version: Version2018, Rate: 30, Resources: domainListResource("DomainNames"), Required: []string{"DomainNames"}, Handle: s.batchStopDomains},
+		{Name: "SetDomainServerCertificate", Version: Version2018, Rate: 10, Resources: one, Required: []string{"DomainName", "ServerCertificateStatus"}, Secrets: certParams, Handle: s.setDomainServerCertificate2018},
+		{Name: "SetDomainServerCertificate", Version: Version2014, Rate: 10, Resources: list, Required: []string{"DomainName", "ServerCertificateStatus"}, Secrets: certParams, Handle: s.setDomainServerCertificate2014},
+		{Name: "SetCdnDomainSSLCertificate", Version: Version2018, Rate: 30, Resources: one, Required: []string{"DomainName", "SSLProtocol"}, Secrets: sslParams, Handle: s.setCdnDomainSSLCertificate},
+		{Name: "BatchSetCdnDomainServerCertificate", Version: Version2018, Rate: 10, Resources: list, Required: []string{"DomainName", "SSLProtocol"}, Secrets: sslParams, Handle: s.batchSetCdnDomainServerCertificate},
+		{Name: "SetCdnDomainCSRCertificate", Version: Version2018, Rate: 100, Resources: one, Required: []string{"DomainName", "ServerCertificate"}, Handle: s.setCdnDomainCSRCertificate},
 		{Name: "CreateCdnCertificateSigningRequest", Version: Version2018, Rate: 100, Required: []string{"CommonName"}, Handle: s.createCdnCertificateSigningRequest},
-		{Name: "SetCdnDomainCSRCertificate", Version: Version2018, Rate: 100, Required: []string{"DomainName", "ServerCertificate"}, Handle: s.setCdnDomainCSRCertificate},
-		{Name: "ModifyCdnDomain", Version: Version2018, Rate: 30, Required: []string{"DomainName"}, Handle: s.modifyDomain},
-		{Name: "BatchStartCdnDomain", Version: Version2018, Rate: 30, Required: []string{"DomainNames"}, Handle: s.batchStartDomains},
-		{Name: "BatchStopCdnDomain", Version: Version2018, Rate: 30, Required: []string{"DomainNames"}, Handle: s.batchStopDomains},
+		{Name: "DescribeDomainCertificateInfo", Version: Version2018, Rate: 100, ReadOnly: true, Resources: one, Required: []string{"DomainName"}, Handle: s.describeDomainCertificateInfo},
+		{Name: "DescribeCdnCertificateList", Version: Version2018, Rate: 30, ReadOnly: true, Resources: all, Handle: s.describeCdnCertificateList},
+		{Name: "DescribeCdnCertificateDetail", Version: Version2018, Rate: 20, ReadOnly: true, Resources: all, Required: []string{"CertName"}, Handle: s.describeCdnCertificateDetail},
+		{Name: "DescribeCdnCertificateDetailById", Version: Version2018, Rate: 20, ReadOnly: true, Resources: all, Required: []string{"CertId"}, Handle: s.describeCdnCertificateDetailByID},
+		{Name: "DescribeCdnDomainByCertificate", Version: Version2018, Rate: 100, ReadOnly: true, Resources: all, Required: []string{"SSLPub"}, Handle: s.describeCdnDomainByCertificate},
+		{Name: "DescribeCdnHttpsDomainList", Version: Version2018, Rate: 100, ReadOnly: true, Resources: all, Handle: s.describeCdnHttpsDomainList},
+		{Name: "DescribeUserCertificateExpireCount", Version: Version2018, Rate: 100, ReadOnly: true, Resources: all, Handle: s.describeUserCertificateExpireCount},
+		{Name: "DescribeCertificateInfoByID", Version: Version2018, Rate: 100, ReadOnly: true, GETOnly: true, Resources: all, Required: []string{"CertId"}, Handle: s.describeCertificateInfoByID},
+	}
+	for i := range actions {
+		actions[i].RAMAction = "cdn:" + actions[i].Name
+	}
+	return actions
+}
+
+// domainARN names a domain in RAM policies.
+func domainARN(account, domain string) string {
+	return "acs:cdn:*:" + account + ":domain/" + strings.ToLower(strings.TrimSpace(domain))
+}
+
+// domainResource: the call touches the domain named by param.
+func domainResource(param string) func(r *openapi.Request) []string {
+	return func(r *openapi.Request) []string { return []string{domainARN(account(r), r.Get(param))} }
+}
+
+// domainListResource: the call touches each domain of a comma-separated list.
+func domainListResource(param string) func(r *openapi.Request) []string {
+	return func(r *openapi.Request) []string {
+		names := strings.Split(r.Get(param), ",")
+		out := make([]string, len(names))
+		for i, n := range names {
+			out[i] = domainARN(account(r), n)
+		}
+		return out
 	}
 }
+
+// allDomainsResource: list and repository actions touch "domain/*".
+func allDomainsResource(r *openapi.Request) []string { return []string{domainARN(account(r), "*")} }
 
 // account is the caller's account id.
 func account(r *openapi.Request) string { return r.Principal.AccountID }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cdnd/cdnd/internal/keyring"
@@ -26,19 +27,35 @@ const DefaultDomainQuota = 50
 type Directory struct {
 	st *store.Store
 	kr *keyring.Keyring
+	directoryRuntime
 }
 
 // New returns a Directory over st, sealing secrets with kr.
 func New(st *store.Store, kr *keyring.Keyring) *Directory {
-	return &Directory{st: st, kr: kr}
+	d := &Directory{st: st, kr: kr}
+	d.cache = newAuthzCache()
+	d.mirror = st.NewMirror(store.RAMPrefix(), d.cache.apply)
+	return d
 }
 
 // secretAAD binds a sealed secret to its key's record: a sealed secret
 // copied onto another AccessKey does not open.
 func secretAAD(accessKeyID string) []byte { return []byte("accesskey/" + accessKeyID) }
 
-// Lookup returns the principal an AccessKey stands for and its secret.
-func (d *Directory) Lookup(ctx context.Context, accessKeyID string) (Principal, []byte, error) {
+// Lookup returns the principal an AccessKey (with its SecurityToken, for
+// temporary credentials) stands for, and its secret. The key is read from
+// the store on every call, so disabling or deleting it holds from the next
+// call on, on every node.
+func (d *Directory) Lookup(ctx context.Context, accessKeyID, securityToken string) (Principal, []byte, error) {
+	if strings.HasPrefix(accessKeyID, "STS.") {
+		return d.lookupSTS(ctx, accessKeyID, securityToken)
+	}
+	if securityToken != "" {
+		if tokenKeyID(securityToken) == "" {
+			return Principal{}, nil, ErrTokenMalformed
+		}
+		return Principal{}, nil, ErrTokenMismatch
+	}
 	var k store.AccessKey
 	if _, err := d.st.Get(ctx, store.AccessKeyKey(accessKeyID), &k); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -46,14 +63,19 @@ func (d *Directory) Lookup(ctx context.Context, accessKeyID string) (Principal, 
 		}
 		return Principal{}, nil, err
 	}
+	p := Principal{AccountID: k.AccountID, AccessKeyID: accessKeyID, Type: TypeAccount}
+	if k.UserName != "" {
+		p.Type, p.Name = TypeSubUser, k.UserName
+	}
 	if k.Status != "Active" {
-		return Principal{}, nil, ErrInactiveKey
+		// The principal comes back with the refusal, for the audit trail.
+		return p, nil, ErrInactiveKey
 	}
 	secret, err := d.kr.Open(k.Secret, secretAAD(accessKeyID))
 	if err != nil {
 		return Principal{}, nil, fmt.Errorf("iam: open secret of %s: %w", accessKeyID, err)
 	}
-	return Principal{AccountID: k.AccountID, AccessKeyID: accessKeyID, Type: "Account"}, secret, nil
+	return p, secret, nil
 }
 
 // Account returns an account's record.
@@ -93,7 +115,8 @@ func (d *Directory) createAccount(ctx context.Context, accessKeyID, secret strin
 		Unchanged(store.AccountKey(acct.AccountID), 0).
 		Unchanged(store.AccessKeyKey(accessKeyID), 0).
 		Put(store.AccountKey(acct.AccountID), acct).
-		Put(store.AccessKeyKey(accessKeyID), key)
+		Put(store.AccessKeyKey(accessKeyID), key).
+		Put(store.UserKeyIndex(acct.AccountID, "", accessKeyID), struct{}{})
 	if root {
 		txn.Unchanged(rootMeta, 0).Put(rootMeta, rootRecord{AccountID: acct.AccountID})
 	}

@@ -30,7 +30,7 @@ func createAccount(t *testing.T, d *iam.Directory) iam.Credentials {
 
 func lookup(t *testing.T, d *iam.Directory, id string) (iam.Principal, string) {
 	t.Helper()
-	p, secret, err := d.Lookup(t.Context(), id)
+	p, secret, err := d.Lookup(t.Context(), id, "")
 	if err != nil {
 		t.Fatalf("Lookup(%s): %v", id, err)
 	}
@@ -68,7 +68,7 @@ func TestLookupUnknownKey(t *testing.T) {
 	d, _ := newDirectory(t)
 	createAccount(t, d)
 	for _, id := range []string{"LTAI00000000000000000000", "", "../accounts"} {
-		if _, secret, err := d.Lookup(t.Context(), id); !errors.Is(err, iam.ErrUnknownKey) || secret != nil {
+		if _, secret, err := d.Lookup(t.Context(), id, ""); !errors.Is(err, iam.ErrUnknownKey) || secret != nil {
 			t.Errorf("Lookup(%q) = %v, %v; want ErrUnknownKey", id, secret, err)
 		}
 	}
@@ -91,7 +91,7 @@ func TestLookupInactiveKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, secret, err := d.Lookup(t.Context(), c.AccessKeyID); !errors.Is(err, iam.ErrInactiveKey) || secret != nil {
+		if _, secret, err := d.Lookup(t.Context(), c.AccessKeyID, ""); !errors.Is(err, iam.ErrInactiveKey) || secret != nil {
 			t.Errorf("status %q: Lookup = %v, %v; want ErrInactiveKey and no secret", status, secret, err)
 		}
 	}
@@ -149,7 +149,7 @@ func TestSealedSecretBoundToItsKey(t *testing.T) {
 	if _, err := st.Txn().Unchanged(store.AccessKeyKey(b.AccessKeyID), rev).Put(store.AccessKeyKey(b.AccessKeyID), kb).Commit(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	_, secret, err := d.Lookup(t.Context(), b.AccessKeyID)
+	_, secret, err := d.Lookup(t.Context(), b.AccessKeyID, "")
 	if err == nil || secret != nil {
 		t.Fatalf("Lookup of a key carrying another key's sealed secret = %q, %v; want an error", secret, err)
 	}
@@ -169,12 +169,12 @@ func TestLookupWithAnotherKeyring(t *testing.T) {
 	d, st := newDirectory(t)
 	c := createAccount(t, d)
 	other := iam.New(st, newKeyring(t, 2))
-	if _, secret, err := other.Lookup(t.Context(), c.AccessKeyID); !errors.Is(err, keyring.ErrUnknownKey) || secret != nil {
+	if _, secret, err := other.Lookup(t.Context(), c.AccessKeyID, ""); !errors.Is(err, keyring.ErrUnknownKey) || secret != nil {
 		t.Errorf("Lookup with a foreign keyring = %q, %v; want keyring.ErrUnknownKey", secret, err)
 	}
 	// After rotation (old key kept to open), it still works.
 	rotated := iam.New(st, newKeyring(t, 2, keyBytes(1)))
-	if _, s, err := rotated.Lookup(t.Context(), c.AccessKeyID); err != nil || string(s) != c.AccessKeySecret {
+	if _, s, err := rotated.Lookup(t.Context(), c.AccessKeyID, ""); err != nil || string(s) != c.AccessKeySecret {
 		t.Errorf("Lookup after rotation = %v", err)
 	}
 }

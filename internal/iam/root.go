@@ -75,6 +75,7 @@ func (d *Directory) putRootKey(ctx context.Context, accountID, accessKeyID, secr
 	if err != nil {
 		return err
 	}
-	_, err = d.st.Txn().Unchanged(store.AccessKeyKey(accessKeyID), rev).Put(store.AccessKeyKey(accessKeyID), key).Commit(ctx)
+	_, err = d.st.Txn().Unchanged(store.AccessKeyKey(accessKeyID), rev).Put(store.AccessKeyKey(accessKeyID), key).
+		Put(store.UserKeyIndex(accountID, "", accessKeyID), struct{}{}).Commit(ctx)
 	return err
 }

@@ -27,7 +27,15 @@ type Action struct {
 	// Secrets names parameters that carry secrets (private keys). A request
 	// carrying one never has its string-to-sign echoed in an error.
 	Secrets []string
-	Handle  Handler
+	// RAMAction is what a RAM policy names to allow the call, e.g.
+	// "cdn:SetDomainServerCertificate".
+	RAMAction string
+	// Resources lists the ARNs the call touches; every one must be allowed.
+	// Nil means the account's whole service ("acs:<service>:*:<account>:*").
+	Resources func(r *Request) []string
+	// ReadOnly actions change nothing and are not audited unless refused.
+	ReadOnly bool
+	Handle   Handler
 }
 
 // Request is a verified call as a Handler sees it.

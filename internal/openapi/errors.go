@@ -17,6 +17,20 @@ type Error struct {
 	// RetryAfter, when set, is sent as x-acs-retry-after (throttling), so
 	// tea-based clients back off for that long.
 	RetryAfter time.Duration
+	// AccessDeniedDetail explains a RAM denial. It is rendered as an
+	// object: the classic Go SDK type-asserts it and panics on a string.
+	AccessDeniedDetail *AccessDeniedDetail
+}
+
+// AccessDeniedDetail is the object Alibaba's gateway adds to NoPermission.
+type AccessDeniedDetail struct {
+	AuthAction               string
+	AuthPrincipalType        string
+	AuthPrincipalDisplayName string
+	AuthPrincipalOwnerId     string
+	NoPermissionType         string
+	PolicyType               string
+	EncodedDiagnosticMessage string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -81,6 +95,9 @@ var (
 	ErrFormat                 = NewError(400, "InvalidParameter.Format", "Specified parameter Format is not valid.")
 	ErrInvalidParameter       = NewError(400, "InvalidParameter", "The specified parameter is not valid.")
 	ErrThrottlingUser         = NewError(400, "Throttling.User", "Request was denied due to user flow control.")
+	ErrNoPermission           = NewError(403, "NoPermission", "You are not authorized to do this action. You should be authorized by RAM.")
+	ErrSecurityTokenExpired   = NewError(400, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired.")
+	ErrSecurityTokenMismatch  = NewError(400, "InvalidSecurityToken.MismatchWithAccessKey", "Specified SecurityToken mismatch with the AccessKey.")
 	ErrInternal               = NewError(500, "InternalError", "The request processing has failed due to some unknown error, exception or failure.")
 	ErrServiceUnavailable     = NewError(503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server.")
 )

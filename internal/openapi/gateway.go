@@ -16,9 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Credentials resolves an AccessKeyId to its principal and secret.
+// Credentials resolves an AccessKeyId (and, for STS credentials, its
+// SecurityToken) to its principal and secret.
 type Credentials interface {
-	Lookup(ctx context.Context, accessKeyID string) (iam.Principal, []byte, error)
+	Lookup(ctx context.Context, accessKeyID, securityToken string) (iam.Principal, []byte, error)
 }
 
 // Nonces remembers SignatureNonces so that a captured request cannot be
@@ -50,6 +51,10 @@ type Config struct {
 	Now func() time.Time
 	// IsUnavailable classifies dependency errors as retryable (503).
 	IsUnavailable func(error) bool
+	// Authorizer, when set, runs RAM authorization before each action.
+	Authorizer Authorizer
+	// Auditor, when set, records every write and every refused call.
+	Auditor Auditor
 }
 
 // Gateway is the http.Handler of the OpenAPI endpoint.
@@ -120,28 +125,35 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		result, err = g.run(r.Context(), action, call)
 	}
-	label, principal := "unknown", ""
+	label := "unknown"
 	if action != nil {
 		label = action.Name
 	}
-	if call != nil {
-		principal = call.Principal.AccessKeyID
-	}
-	code := "OK"
+	code, status := "OK", http.StatusOK
 	if err != nil {
 		apiErr := g.apiError(err, requestID, label)
-		code = apiErr.Code
+		code, status = apiErr.Code, apiErr.Status
 		writeError(w, r.Host, requestID, apiErr)
 	} else if werr := g.writeSuccess(w, requestID, label, xmlFormat, result); werr != nil {
-		code = ErrInternal.Code
+		code, status = ErrInternal.Code, ErrInternal.Status
 		g.cfg.Logger.Error("render response", "request_id", requestID, "action", label, "err", werr)
 		writeError(w, r.Host, requestID, ErrInternal)
 	}
+	event := AuditEvent{Time: start, RequestID: requestID, SourceIP: sourceIP(r), Action: label, Code: code, Status: status}
+	if call != nil {
+		p := call.Principal
+		event.AccountID, event.PrincipalType, event.PrincipalName, event.AccessKeyID = p.AccountID, p.Type, p.DisplayName(), p.AccessKeyID
+		event.Version = call.Version
+		if action != nil && p.AccountID != "" {
+			event.Resources = action.resources(call)
+		}
+	}
+	g.audit(r.Context(), event, action)
 	elapsed := g.cfg.Now().Sub(start)
 	g.requests.WithLabelValues(label, code).Inc()
 	g.latency.WithLabelValues(label).Observe(elapsed.Seconds())
 	g.cfg.Logger.Info("api call", "request_id", requestID, "action", label,
-		"access_key_id", principal, "source_ip", sourceIP(r), "code", code, "duration", elapsed)
+		"access_key_id", event.AccessKeyID, "source_ip", event.SourceIP, "code", code, "duration", elapsed)
 }
 
 // run calls the handler, checking required parameters first and turning a
@@ -234,30 +246,25 @@ func (g *Gateway) authenticate(r *http.Request, requestID string) (*Request, *Ac
 	if err != nil {
 		return nil, nil, false, err
 	}
-	if s.securityToken != "" {
-		// No STS tokens are issued yet, so none can be valid.
-		return nil, action, false, ErrSecurityTokenMalformed
-	}
-	principal, secret, err := g.cfg.Credentials.Lookup(r.Context(), s.accessKeyID)
-	switch {
-	case errors.Is(err, iam.ErrUnknownKey):
-		return nil, action, false, ErrAccessKeyNotFound
-	case errors.Is(err, iam.ErrInactiveKey):
-		return nil, action, false, ErrAccessKeyInactive
-	case err != nil:
-		return nil, action, false, err
-	}
-	if err := s.verify(string(secret), mayEcho(action, params)); err != nil {
-		return nil, action, false, err
-	}
 	call := &Request{
 		Action:    action.Name,
 		Version:   action.Version,
 		Params:    params,
-		Principal: principal,
+		Principal: iam.Principal{AccessKeyID: s.accessKeyID},
 		RequestID: requestID,
 		SourceIP:  sourceIP(r),
 	}
+	principal, secret, err := g.cfg.Credentials.Lookup(r.Context(), s.accessKeyID, s.securityToken)
+	if err != nil {
+		if principal.AccountID != "" {
+			call.Principal = principal // a known but refused key: the audit names it
+		}
+		return call, action, false, credentialError(err)
+	}
+	if err := s.verify(string(secret), mayEcho(action, params)); err != nil {
+		return call, action, false, err
+	}
+	call.Principal = principal
 	if ok, wait := g.throttle.allow(principal.AccountID, action, g.cfg.Now()); !ok {
 		e := *ErrThrottlingUser
 		e.RetryAfter = wait
@@ -270,7 +277,31 @@ func (g *Gateway) authenticate(r *http.Request, requestID string) (*Request, *Ac
 	if !fresh {
 		return call, action, false, ErrNonceUsed
 	}
+	if err := g.authorize(r, action, call); err != nil {
+		return call, action, false, err
+	}
 	return call, action, xmlFormat, nil
+}
+
+// credentialFaults maps iam's refusals of a credential to gateway codes.
+var credentialFaults = []struct {
+	err  error
+	code *Error
+}{
+	{iam.ErrUnknownKey, ErrAccessKeyNotFound},
+	{iam.ErrInactiveKey, ErrAccessKeyInactive},
+	{iam.ErrTokenMalformed, ErrSecurityTokenMalformed},
+	{iam.ErrTokenExpired, ErrSecurityTokenExpired},
+	{iam.ErrTokenMismatch, ErrSecurityTokenMismatch},
+}
+
+func credentialError(err error) error {
+	for _, f := range credentialFaults {
+		if errors.Is(err, f.err) {
+			return f.code
+		}
+	}
+	return err
 }
 
 func (g *Gateway) checkTimestamp(ts string) error {

@@ -48,20 +48,22 @@ func successBody(requestID string, result any) ([]byte, error) {
 // errorBody is the compact JSON error every client parses. Every field is a
 // string: the classic Go SDK type-asserts them and panics on anything else.
 type errorBody struct {
-	RequestID string `json:"RequestId"`
-	HostID    string `json:"HostId"`
-	Code      string `json:"Code"`
-	Message   string `json:"Message"`
-	Recommend string `json:"Recommend"`
+	RequestID          string              `json:"RequestId"`
+	HostID             string              `json:"HostId"`
+	Code               string              `json:"Code"`
+	Message            string              `json:"Message"`
+	Recommend          string              `json:"Recommend"`
+	AccessDeniedDetail *AccessDeniedDetail `json:"AccessDeniedDetail,omitempty"`
 }
 
 func writeError(w http.ResponseWriter, host, requestID string, e *Error) {
 	body, _ := json.Marshal(errorBody{
-		RequestID: requestID,
-		HostID:    host,
-		Code:      e.Code,
-		Message:   e.Message,
-		Recommend: "https://api.aliyun.com/troubleshoot?q=" + e.Code + "&product=Cdn&requestId=" + requestID,
+		RequestID:          requestID,
+		HostID:             host,
+		Code:               e.Code,
+		Message:            e.Message,
+		Recommend:          "https://api.aliyun.com/troubleshoot?q=" + e.Code + "&product=Cdn&requestId=" + requestID,
+		AccessDeniedDetail: e.AccessDeniedDetail,
 	})
 	h := w.Header()
 	h.Set("Content-Type", "application/json;charset=utf-8")

@@ -18,10 +18,12 @@ import (
 	"time"
 
 	"github.com/cdnd/cdnd/internal/admin"
+	"github.com/cdnd/cdnd/internal/audit"
 	"github.com/cdnd/cdnd/internal/cas"
 	"github.com/cdnd/cdnd/internal/cdn"
 	"github.com/cdnd/cdnd/internal/edge"
 	"github.com/cdnd/cdnd/internal/iam"
+	"github.com/cdnd/cdnd/internal/iam/ramapi"
 	"github.com/cdnd/cdnd/internal/keyring"
 	"github.com/cdnd/cdnd/internal/openapi"
 	"github.com/cdnd/cdnd/internal/store"
@@ -44,6 +46,8 @@ type Config struct {
 	DefaultCertFile string
 	DefaultKeyFile  string
 	CnameSuffix     string
+	// AuditRetention is how long the audit trail keeps a record.
+	AuditRetention time.Duration
 	// Env holds the CDND_* environment values.
 	Env Env
 	// Logger receives every log line; nil means slog.Default().
@@ -149,15 +153,19 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	repo := cas.New(s.store, kr)
 	service := cdn.New(cdn.Config{Store: s.store, Certs: repo, CnameSuffix: cfg.CnameSuffix})
+	trail := audit.New(s.store, cfg.AuditRetention)
 	gw := openapi.New(openapi.Config{
 		Credentials:   accounts,
 		Nonces:        s.store,
+		Authorizer:    accounts,
+		Auditor:       trail,
 		Logger:        s.log,
 		Metrics:       reg,
 		IsUnavailable: func(err error) bool { return errors.Is(err, store.ErrUnavailable) },
 	})
 	gw.Register(service.Actions()...)
 	gw.Register(repo.Actions()...)
+	gw.Register(ramapi.New(accounts).Actions()...)
 
 	s.edge = edge.New(edge.Config{
 		Store:       s.store,
@@ -174,6 +182,7 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 		CDN:      service,
 		Ready:    s.edge.Ready,
 		Gatherer: reg,
+		Audit:    trail,
 		Logger:   s.log,
 	})
 
@@ -211,6 +220,7 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.goRun("edge watch", func() error { return s.edge.Run(runCtx) })
+	s.goRun("iam mirror", func() error { accounts.Run(runCtx); return nil })
 	s.goRun("edge serve", func() error { return s.edge.Serve(runCtx, httpsLn, httpLn) })
 	s.serveHTTP("api", apiLn, &http.Server{
 		Handler:           gw,

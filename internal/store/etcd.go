@@ -36,6 +36,8 @@ type Store struct {
 	etcd   *embed.Etcd // nil when external
 	prefix string      // e.g. "/cdnd/v1/"
 	nonces *nonceLeases
+	// retained shares leases among audit records.
+	retained *nonceLeases
 	// closing silences the embedded member's shutdown noise.
 	closing *atomic.Bool
 	// derived stores (WithPrefix) share the client and do not close it.
@@ -73,6 +75,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.cli = v3client.New(e.Server)
 	}
 	s.nonces = &nonceLeases{cli: s.cli}
+	s.retained = &nonceLeases{cli: s.cli}
 	return s, nil
 }
 
@@ -123,7 +126,7 @@ func startEmbedded(ctx context.Context, dir string, log *zap.Logger) (*embed.Etc
 // WithPrefix returns a Store sharing s's connection whose keys live under
 // another prefix. Tests use it to isolate themselves on one etcd.
 func (s *Store) WithPrefix(prefix string) *Store {
-	return &Store{cli: s.cli, prefix: prefix + "/v1/", nonces: s.nonces, closing: s.closing, derived: true, log: s.log}
+	return &Store{cli: s.cli, prefix: prefix + "/v1/", nonces: s.nonces, retained: s.retained, closing: s.closing, derived: true, log: s.log}
 }
 
 // Close releases the client and stops the embedded member, if any. Closing

@@ -61,3 +61,48 @@ func CertsPrefix(account string) Key { return Key(certsDir + account + "/") }
 // PendingKeyKey holds a private key generated for a certificate signing
 // request, until the certificate issued for it arrives.
 func PendingKeyKey(account, pubMD5 string) Key { return Key(pendingDir + account + "/" + pubMD5) }
+
+// RAM identities and policies live under one prefix per account, so that
+// one mirror (the authorizer's cache) follows them all:
+//
+//	ram/{account}/users/{user}
+//	ram/{account}/policies/{policy}
+//	ram/{account}/roles/{role}
+//	ram/{account}/attach/{user|role}/{name}/{policyType}/{policy}
+const ramDir = "ram/"
+
+// RAMPrefix is everything RAM knows, for the authorizer's mirror.
+func RAMPrefix() Key { return Key(ramDir) }
+
+func RAMUserKey(account, user string) Key { return Key(ramDir + account + "/users/" + user) }
+func RAMUsersPrefix(account string) Key   { return Key(ramDir + account + "/users/") }
+func PolicyKey(account, name string) Key  { return Key(ramDir + account + "/policies/" + name) }
+func RoleKey(account, name string) Key    { return Key(ramDir + account + "/roles/" + name) }
+
+// AttachmentKey records that a policy is attached to a user or a role.
+func AttachmentKey(account, kind, name, policyType, policy string) Key {
+	return Key(ramDir + account + "/attach/" + kind + "/" + name + "/" + policyType + "/" + policy)
+}
+
+// AttachmentsPrefix lists the policies attached to one user or role.
+func AttachmentsPrefix(account, kind, name string) Key {
+	return Key(ramDir + account + "/attach/" + kind + "/" + name + "/")
+}
+
+// STSKey holds temporary credentials issued by AssumeRole.
+func STSKey(accessKeyID string) Key { return Key(stsDir + accessKeyID) }
+
+const stsDir = "sts/"
+
+// UserKeyIndex lists a RAM user's AccessKeys ("" user: the account's own).
+func UserKeyIndex(account, user, id string) Key { return UserKeysPrefix(account, user) + Key(id) }
+
+// UserKeysPrefix is the index of one user's keys.
+func UserKeysPrefix(account, user string) Key {
+	if user == "" {
+		user = "~account"
+	}
+	return Key(keyIndexDir + account + "/" + user + "/")
+}
+
+const keyIndexDir = "keyindex/"

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -146,4 +148,45 @@ func (t *Txn) Commit(ctx context.Context) (int64, error) {
 		return 0, ErrConflict
 	}
 	return resp.Header.Revision, nil
+}
+
+// PutExpiring writes v at k under a lease of ttl: etcd deletes it then, on
+// every node, even if this process is gone.
+func (s *Store) PutExpiring(ctx context.Context, k Key, v any, ttl time.Duration) (int64, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, fmt.Errorf("store: encode %s: %w", k, err)
+	}
+	lease, err := s.cli.Grant(ctx, int64((ttl+time.Second-1)/time.Second))
+	if err != nil {
+		return 0, wrap(err)
+	}
+	resp, err := s.cli.Put(ctx, s.abs(k), string(b), clientv3.WithLease(lease.ID))
+	if err != nil {
+		return 0, wrap(err)
+	}
+	return resp.Header.Revision, nil
+}
+
+// Keyed is a record with its key.
+type Keyed[T any] struct {
+	Key   Key
+	Value T
+}
+
+// ListKeyed decodes every record under prefix with its key, in key order.
+func ListKeyed[T any](ctx context.Context, s *Store, prefix Key) ([]Keyed[T], error) {
+	resp, err := s.cli.Get(ctx, s.abs(prefix), clientv3.WithPrefix())
+	if err != nil {
+		return nil, wrap(err)
+	}
+	out := make([]Keyed[T], 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		var v T
+		if err := decode(kv.Key, kv.Value, &v); err != nil {
+			return nil, err
+		}
+		out = append(out, Keyed[T]{Key: Key(strings.TrimPrefix(string(kv.Key), s.prefix)), Value: v})
+	}
+	return out, nil
 }

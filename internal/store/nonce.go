@@ -12,11 +12,14 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// nonceBucket is how long one lease is shared among nonces. Granting a lease
-// per request would double the writes; sharing one per minute keeps every
-// nonce for at least the asked window and at most a minute longer.
+// nonceBucket is how long one lease is shared among records that expire
+// alike (nonces, audit records). Granting a lease per record would double
+// the writes; sharing one per minute keeps every record for at least its
+// time to live and at most a minute longer.
 const nonceBucket = time.Minute
 
+// nonceLeases hands out a lease shared by every record written within one
+// bucket with the same time to live.
 type nonceLeases struct {
 	cli *clientv3.Client
 

@@ -14,16 +14,7 @@ func (s *Store) CountDomains(ctx context.Context, account string) (int64, error)
 
 // DomainsOf lists the names of an account's domains, in name order.
 func (s *Store) DomainsOf(ctx context.Context, account string) ([]string, error) {
-	prefix := s.abs(ownersPrefix(account))
-	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
-	if err != nil {
-		return nil, wrap(err)
-	}
-	out := make([]string, len(resp.Kvs))
-	for i, kv := range resp.Kvs {
-		out[i] = strings.TrimPrefix(string(kv.Key), prefix)
-	}
-	return out, nil
+	return s.Keys(ctx, ownersPrefix(account))
 }
 
 // GetDomains reads the named domains, a hundred per read; names that do not
@@ -50,6 +41,21 @@ func (s *Store) GetDomains(ctx context.Context, names []string) ([]Versioned[Dom
 				out = append(out, Versioned[Domain]{Value: d, Revision: kv.ModRevision})
 			}
 		}
+	}
+	return out, nil
+}
+
+// Keys lists the last path element of every key under prefix (an index's
+// entries), in key order.
+func (s *Store) Keys(ctx context.Context, prefix Key) ([]string, error) {
+	p := s.abs(prefix)
+	resp, err := s.cli.Get(ctx, p, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return nil, wrap(err)
+	}
+	out := make([]string, len(resp.Kvs))
+	for i, kv := range resp.Kvs {
+		out[i] = strings.TrimPrefix(string(kv.Key), p)
 	}
 	return out, nil
 }

@@ -20,7 +20,10 @@ type AccessKey struct {
 	AccountID   string         `json:"account"`
 	Secret      keyring.Sealed `json:"secret"`
 	Status      string         `json:"status"` // Active | Inactive
-	Created     time.Time      `json:"created"`
+	// UserName is the RAM user the key belongs to; empty for the account's
+	// own keys.
+	UserName string    `json:"user,omitempty"`
+	Created  time.Time `json:"created"`
 }
 
 // Source is one origin of a domain.
@@ -93,4 +96,75 @@ type PendingKey struct {
 	CommonName string         `json:"cn"`
 	Key        keyring.Sealed `json:"key"`
 	Created    time.Time      `json:"created"`
+}
+
+// RAMUser is an identity inside an account, with its own AccessKeys and only
+// the permissions its attached policies grant.
+type RAMUser struct {
+	UserName    string    `json:"name"`
+	UserID      string    `json:"id"`
+	DisplayName string    `json:"display,omitempty"`
+	Comments    string    `json:"comments,omitempty"`
+	Email       string    `json:"email,omitempty"`
+	Created     time.Time `json:"created"`
+	Updated     time.Time `json:"updated"`
+}
+
+// Policy is a custom policy with its versions; one is the default, the one
+// that is evaluated.
+type Policy struct {
+	Name           string          `json:"name"`
+	Description    string          `json:"description,omitempty"`
+	DefaultVersion string          `json:"default"`
+	Versions       []PolicyVersion `json:"versions"`
+	Created        time.Time       `json:"created"`
+	Updated        time.Time       `json:"updated"`
+}
+
+// PolicyVersion is one version of a policy document.
+type PolicyVersion struct {
+	VersionID string    `json:"id"`
+	Document  string    `json:"document"`
+	Created   time.Time `json:"created"`
+}
+
+// Document returns the default version's document.
+func (p Policy) Document() string {
+	for _, v := range p.Versions {
+		if v.VersionID == p.DefaultVersion {
+			return v.Document
+		}
+	}
+	return ""
+}
+
+// Role can be assumed through STS for temporary credentials carrying the
+// role's attached policies.
+type Role struct {
+	RoleName           string    `json:"name"`
+	RoleID             string    `json:"id"`
+	Description        string    `json:"description,omitempty"`
+	TrustPolicy        string    `json:"trust"`
+	MaxSessionDuration int64     `json:"maxSession"`
+	Created            time.Time `json:"created"`
+	Updated            time.Time `json:"updated"`
+}
+
+// Attachment records when a policy was attached.
+type Attachment struct {
+	Attached time.Time `json:"attached"`
+}
+
+// STSCredential is a temporary AccessKey issued by AssumeRole. Only a hash
+// of its SecurityToken is kept; the secret is sealed.
+type STSCredential struct {
+	AccessKeyID string         `json:"id"`
+	AccountID   string         `json:"account"`
+	RoleName    string         `json:"role"`
+	RoleID      string         `json:"roleId"`
+	SessionName string         `json:"session"`
+	Secret      keyring.Sealed `json:"secret"`
+	TokenHash   string         `json:"tokenHash"`
+	Policy      string         `json:"policy,omitempty"` // inline session policy
+	Expiration  time.Time      `json:"expiration"`
 }
