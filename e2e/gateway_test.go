@@ -185,7 +185,7 @@ func TestGatewayHandSigned(t *testing.T) {
 		{"fractional timestamp", signedCall{params: with(detail(), "Timestamp", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"))}, 400, "InvalidTimeStamp.Format"},
 		{"unknown action", signedCall{params: with(detail(), "Action", "DescribeEverything")}, 404, "InvalidAction.NotFound"},
 		{"unknown version", signedCall{params: with(detail(), "Version", "2099-01-01")}, 400, "InvalidVersion"},
-		{"action not in version", signedCall{params: with(detail(), "Version", "2014-11-11")}, 404, "InvalidAction.NotFound"},
+		{"action not in version", signedCall{params: with(commonParams(a.AccessKeyID, "DescribeUserDomains"), "Version", "2014-11-11")}, 404, "InvalidAction.NotFound"},
 		{"missing nonce", signedCall{dropSign: []string{"SignatureNonce"}, params: detail()}, 400, "MissingSignatureNonce"},
 		{"missing timestamp", signedCall{dropSign: []string{"Timestamp"}, params: detail()}, 400, "MissingTimestamp"},
 		{"missing signature", signedCall{noSign: true, params: detail()}, 400, "MissingSignature"},

@@ -77,6 +77,9 @@ func (s *Service) Actions() []openapi.Action {
 		{Name: "SetCdnDomainCSRCertificate", Version: Version2018, Rate: 100, Resources: one, Required: []string{"DomainName", "ServerCertificate"}, Handle: s.setCdnDomainCSRCertificate},
 		{Name: "CreateCdnCertificateSigningRequest", Version: Version2018, Rate: 100, Required: []string{"CommonName"}, Handle: s.createCdnCertificateSigningRequest},
 		{Name: "DescribeDomainCertificateInfo", Version: Version2018, Rate: 100, ReadOnly: true, Resources: one, Required: []string{"DomainName"}, Handle: s.describeDomainCertificateInfo},
+		// What aliyungo's CDN client (Version 2014-11-11) reads back with.
+		{Name: "DescribeCdnDomainDetail", Version: Version2014, Rate: 30, ReadOnly: true, Resources: one, Required: []string{"DomainName"}, Handle: s.describeDomainDetail2014},
+		{Name: "DescribeDomainCertificateInfo", Version: Version2014, Rate: 100, ReadOnly: true, Resources: one, Required: []string{"DomainName"}, Handle: s.describeDomainCertificateInfo},
 		{Name: "DescribeCdnCertificateList", Version: Version2018, Rate: 30, ReadOnly: true, Resources: all, Handle: s.describeCdnCertificateList},
 		{Name: "DescribeCdnCertificateDetail", Version: Version2018, Rate: 20, ReadOnly: true, Resources: all, Required: []string{"CertName"}, Handle: s.describeCdnCertificateDetail},
 		{Name: "DescribeCdnCertificateDetailById", Version: Version2018, Rate: 20, ReadOnly: true, Resources: all, Required: []string{"CertId"}, Handle: s.describeCdnCertificateDetailByID},

@@ -25,10 +25,10 @@ func newRequestID() string {
 func successBody(requestID string, result any) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString(`{"RequestId":`)
-	id, _ := json.Marshal(requestID)
+	id, _ := marshal(requestID)
 	buf.Write(id)
 	if result != nil {
-		b, err := json.Marshal(result)
+		b, err := marshal(result)
 		if err != nil {
 			return nil, err
 		}
@@ -45,6 +45,19 @@ func successBody(requestID string, result any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// marshal is json.Marshal without HTML escaping: Alibaba's gateway sends
+// "&" and "<" as they are, and tools that grep raw bodies (acme.sh) expect
+// them so.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
 // errorBody is the compact JSON error every client parses. Every field is a
 // string: the classic Go SDK type-asserts them and panics on anything else.
 type errorBody struct {
@@ -57,7 +70,7 @@ type errorBody struct {
 }
 
 func writeError(w http.ResponseWriter, host, requestID string, e *Error) {
-	body, _ := json.Marshal(errorBody{
+	body, _ := marshal(errorBody{
 		RequestID:          requestID,
 		HostID:             host,
 		Code:               e.Code,
