@@ -26,6 +26,10 @@ type Config struct {
 	// DefaultCert, if set, is served when no domain matches the SNI name
 	// (or there is none). Nil: such handshakes fail with unrecognized_name.
 	DefaultCert *tls.Certificate
+	// SnapshotPath, if set, is a file where the edge keeps what it serves
+	// (private keys still sealed), so that it starts serving with the store
+	// unreachable and catches up from the snapshot's revision.
+	SnapshotPath string
 }
 
 // Edge serves HTTPS and HTTP for the domains in the store.
@@ -48,6 +52,11 @@ type Edge struct {
 	domains atomic.Int64
 	// reportNow wakes the reporter; capacity 1, so signals coalesce.
 	reportNow chan struct{}
+	// snapshotPath, snapshotNow and clusterID serve the fail-static
+	// snapshot (snapshot.go).
+	snapshotPath string
+	snapshotNow  chan struct{}
+	clusterID    atomic.Uint64
 }
 
 // New returns an edge that serves nothing until Run has loaded the store.
@@ -65,6 +74,9 @@ func New(cfg Config) *Edge {
 		idx:       newIndex(),
 		cache:     newCertCache(cfg.CacheSize, cfg.Keyring, log, m),
 		reportNow: make(chan struct{}, 1),
+
+		snapshotPath: cfg.SnapshotPath,
+		snapshotNow:  make(chan struct{}, 1),
 	}
 	e.tls = e.newTLSConfig(cfg.DefaultCert)
 	e.proxy = e.newProxy()

@@ -47,6 +47,8 @@ type domainEntry struct {
 	online  bool
 	cert    *certRef // nil: HTTPS off
 	origins []originGroup
+	// sources are the record's origins as stored, for the snapshot.
+	sources []store.Source
 }
 
 func newDomainEntry(d *store.Domain) *domainEntry {
@@ -54,6 +56,7 @@ func newDomainEntry(d *store.Domain) *domainEntry {
 		name:    strings.ToLower(d.Name),
 		online:  d.Status == "online",
 		origins: buildOrigins(d.Sources),
+		sources: d.Sources,
 	}
 	if d.HTTPS != nil {
 		e.cert = &certRef{account: d.AccountID, name: d.HTTPS.CertName}
@@ -217,4 +220,27 @@ func wildcardOf(name string) string {
 		return ""
 	}
 	return name[i:]
+}
+
+// records rebuilds, from the index, the records it was fed: what a
+// snapshot needs to feed it again.
+func (ix *index) records() (domains []store.Domain, certs []store.Cert) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	domains = make([]store.Domain, 0, len(ix.domains))
+	for _, d := range ix.domains {
+		rec := store.Domain{Name: d.name, Status: "offline", Sources: d.sources}
+		if d.online {
+			rec.Status = "online"
+		}
+		if d.cert != nil {
+			rec.AccountID, rec.HTTPS = d.cert.account, &store.Binding{CertName: d.cert.name}
+		}
+		domains = append(domains, rec)
+	}
+	certs = make([]store.Cert, 0, len(ix.certs))
+	for _, c := range ix.certs {
+		certs = append(certs, store.Cert{AccountID: c.ref.account, Name: c.ref.name, ChainPEM: c.chainPEM, Key: c.key, Fingerprint: c.fingerprint})
+	}
+	return domains, certs
 }

@@ -50,9 +50,34 @@ func (e *Edge) Run(ctx context.Context) error {
 		cancel()
 	}()
 
+	if e.snapshotPath != "" {
+		snapDone := make(chan struct{})
+		go func() { defer close(snapDone); e.snapshotLoop(ctx) }()
+		defer func() { <-snapDone }()
+	}
+
 	delay := retryMin
-	loaded := false
+	loaded := e.startFromSnapshot()
 	for {
+		if loaded && e.clusterID.Load() != 0 {
+			// Resuming a snapshot: only from the cluster it was taken from.
+			id, err := e.store.ClusterID(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				e.log.Warn("edge: the store is unreachable; serving what it has", "err", err, "retry", delay)
+				if !sleep(ctx, delay) {
+					return nil
+				}
+				delay = backoff(delay)
+				continue
+			}
+			if id != e.clusterID.Load() {
+				e.log.Warn("edge: the snapshot is of another etcd cluster; reloading")
+				loaded = false
+			}
+		}
 		if !loaded {
 			s, err := e.store.LoadServed(ctx)
 			if err != nil {
@@ -92,6 +117,7 @@ func (e *Edge) Run(ctx context.Context) error {
 
 // load installs a full load of the store.
 func (e *Edge) load(s *store.Served) {
+	e.clusterID.Store(s.ClusterID)
 	gone, n := e.idx.replace(s)
 	e.cache.drop(gone)
 	e.setApplied(s.Revision, n)
@@ -121,6 +147,10 @@ func (e *Edge) setApplied(rev int64, domains int) {
 	select {
 	case e.reportNow <- struct{}{}:
 	default: // a report is already due; it will carry this revision
+	}
+	select {
+	case e.snapshotNow <- struct{}{}:
+	default:
 	}
 }
 

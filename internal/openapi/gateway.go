@@ -55,6 +55,10 @@ type Config struct {
 	Authorizer Authorizer
 	// Auditor, when set, records every write and every refused call.
 	Auditor Auditor
+	// Share is this node's part of each account's throttling budget; nil
+	// means all of it. With several API nodes, one account's 10/s stays
+	// 10/s over the fleet.
+	Share func() float64
 }
 
 // Gateway is the http.Handler of the OpenAPI endpoint.
@@ -75,6 +79,9 @@ func New(cfg Config) *Gateway {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Share == nil {
+		cfg.Share = func() float64 { return 1 }
 	}
 	if cfg.IsUnavailable == nil {
 		cfg.IsUnavailable = func(err error) bool { return errors.Is(err, ErrUnavailable) }
@@ -265,7 +272,7 @@ func (g *Gateway) authenticate(r *http.Request, requestID string) (*Request, *Ac
 		return call, action, false, err
 	}
 	call.Principal = principal
-	if ok, wait := g.throttle.allow(principal.AccountID, action, g.cfg.Now()); !ok {
+	if ok, wait := g.throttle.allow(principal.AccountID, action, g.cfg.Now(), g.cfg.Share()); !ok {
 		e := *ErrThrottlingUser
 		e.RetryAfter = wait
 		return call, action, false, &e

@@ -26,22 +26,25 @@ func newThrottle(size int) *throttle {
 }
 
 // allow reports whether the call may run now; when it may not, it says how
-// long until it would.
-func (t *throttle) allow(account string, a *Action, now time.Time) (bool, time.Duration) {
+// long until it would. share is this node's part of the account's budget
+// (1 on a single node, 1/n with n API nodes behind a balancer).
+func (t *throttle) allow(account string, a *Action, now time.Time, share float64) (bool, time.Duration) {
 	if a.Rate <= 0 {
 		return true, 0
 	}
+	limit := rate.Limit(a.Rate * share)
+	burst := max(1, int(a.Rate*share))
 	k := throttleKey{account, a.Name}
 	l, ok := t.limiters.Get(k)
 	if !ok {
-		burst := int(a.Rate)
-		if burst < 1 {
-			burst = 1
-		}
-		l = rate.NewLimiter(rate.Limit(a.Rate), burst)
+		l = rate.NewLimiter(limit, burst)
 		if prev, ok, _ := t.limiters.PeekOrAdd(k, l); ok {
 			l = prev
 		}
+	}
+	if l.Limit() != limit {
+		l.SetLimitAt(now, limit)
+		l.SetBurstAt(now, burst)
 	}
 	r := l.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {

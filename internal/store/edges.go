@@ -17,8 +17,9 @@ const EdgeTTL = 10 * time.Second
 // stops (or loses the store) disappears with its lease, so the API never waits
 // on an edge that is gone.
 type EdgeLease struct {
-	s  *Store
-	id string
+	s   *Store
+	id  string
+	key Key
 
 	mu    sync.Mutex
 	lease clientv3.LeaseID
@@ -27,7 +28,7 @@ type EdgeLease struct {
 
 // RegisterEdge returns the lease under which edge id reports.
 func (s *Store) RegisterEdge(id string) *EdgeLease {
-	return &EdgeLease{s: s, id: id}
+	return &EdgeLease{s: s, id: id, key: EdgeKey(id)}
 }
 
 // Report publishes what the edge has applied. It (re)grants the lease when
@@ -43,7 +44,7 @@ func (l *EdgeLease) Report(ctx context.Context, e Edge) error {
 				return err
 			}
 		}
-		_, err := l.s.Txn().Put(EdgeKey(l.id), e).commitWithLease(ctx, l.lease)
+		_, err := l.s.Txn().Put(l.key, e).commitWithLease(ctx, l.lease)
 		// Only a lease etcd no longer knows is replaced; an unreachable
 		// store keeps the lease for the next report.
 		if !errors.Is(err, rpctypes.ErrLeaseNotFound) || attempt > 0 {
@@ -110,3 +111,17 @@ func (t *Txn) commitWithLease(ctx context.Context, lease clientv3.LeaseID) (int6
 	}
 	return t.Commit(ctx)
 }
+
+// RegisterAPINode returns the lease under which an API node announces
+// itself: the nodes share an account's throttling budget, each taking its
+// part of it.
+func (s *Store) RegisterAPINode(id string) *EdgeLease {
+	return &EdgeLease{s: s, id: id, key: Key(apiNodesDir + id)}
+}
+
+// APINodes counts the live API nodes.
+func (s *Store) APINodes(ctx context.Context) (int64, error) {
+	return s.Count(ctx, Key(apiNodesDir))
+}
+
+const apiNodesDir = "apinodes/"

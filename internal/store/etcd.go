@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
@@ -28,6 +29,10 @@ type Config struct {
 	Prefix string
 	// Logger receives etcd's own warnings; nil means slog.Default().
 	Logger *slog.Logger
+	// TLS client certificate, key and CA of an external cluster (all
+	// optional), and its user and password when it has auth enabled.
+	CertFile, KeyFile, CAFile string
+	Username, Password        string
 }
 
 // Store is an open connection to etcd plus the key layout.
@@ -56,12 +61,24 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := &Store{prefix: cfg.Prefix + "/v1/", closing: new(atomic.Bool), log: cfg.Logger}
 	if len(cfg.Endpoints) > 0 {
-		cli, err := clientv3.New(clientv3.Config{
+		ccfg := clientv3.Config{
 			Endpoints:   cfg.Endpoints,
 			DialTimeout: 5 * time.Second,
-			Context:     ctx,
+			Username:    cfg.Username,
+			Password:    cfg.Password,
 			Logger:      newEtcdLogger(cfg.Logger, s.closing),
-		})
+		}
+		if cfg.CertFile != "" || cfg.CAFile != "" {
+			info := transport.TLSInfo{CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, TrustedCAFile: cfg.CAFile}
+			tlsCfg, err := info.ClientConfig()
+			if err != nil {
+				return nil, fmt.Errorf("store: etcd TLS: %w", err)
+			}
+			ccfg.TLS = tlsCfg
+		}
+		// The client connects lazily: an edge starts (and serves its
+		// snapshot) while the cluster is unreachable.
+		cli, err := clientv3.New(ccfg)
 		if err != nil {
 			return nil, fmt.Errorf("store: connect to %v: %w", cfg.Endpoints, err)
 		}
@@ -146,9 +163,25 @@ func (s *Store) Close() error {
 // Revision returns the store's current revision: the point up to which
 // every acknowledged write is visible.
 func (s *Store) Revision(ctx context.Context) (int64, error) {
-	resp, err := s.cli.Get(ctx, s.prefix+"rev", clientv3.WithCountOnly())
+	resp, err := s.cli.Get(lead(ctx), s.prefix+"rev", clientv3.WithCountOnly())
 	if err != nil {
 		return 0, wrap(err)
 	}
 	return resp.Header.Revision, nil
+}
+
+// lead makes an operation fail at once when the cluster has no leader (no
+// quorum) instead of waiting for one: the API answers 503 and the client
+// retries, rather than hanging.
+func lead(ctx context.Context) context.Context { return clientv3.WithRequireLeader(ctx) }
+
+// ClusterID identifies the etcd cluster: revisions of one cluster mean
+// nothing in another, so a snapshot taken from one is not resumed on
+// another.
+func (s *Store) ClusterID(ctx context.Context) (uint64, error) {
+	resp, err := s.cli.Get(lead(ctx), s.prefix+"rev", clientv3.WithCountOnly())
+	if err != nil {
+		return 0, wrap(err)
+	}
+	return resp.Header.ClusterId, nil
 }

@@ -55,7 +55,7 @@ func decode(key, value []byte, v any) error {
 
 // Get reads the record at k into v and returns its modification revision.
 func (s *Store) Get(ctx context.Context, k Key, v any) (int64, error) {
-	resp, err := s.cli.Get(ctx, s.abs(k))
+	resp, err := s.cli.Get(lead(ctx), s.abs(k))
 	if err != nil {
 		return 0, wrap(err)
 	}
@@ -70,7 +70,7 @@ func (s *Store) Get(ctx context.Context, k Key, v any) (int64, error) {
 
 // Count returns how many records live under prefix.
 func (s *Store) Count(ctx context.Context, prefix Key) (int64, error) {
-	resp, err := s.cli.Get(ctx, s.abs(prefix), clientv3.WithPrefix(), clientv3.WithCountOnly())
+	resp, err := s.cli.Get(lead(ctx), s.abs(prefix), clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
 		return 0, wrap(err)
 	}
@@ -85,7 +85,7 @@ type Versioned[T any] struct {
 
 // List decodes every record under prefix, in key order.
 func List[T any](ctx context.Context, s *Store, prefix Key) ([]Versioned[T], error) {
-	resp, err := s.cli.Get(ctx, s.abs(prefix), clientv3.WithPrefix())
+	resp, err := s.cli.Get(lead(ctx), s.abs(prefix), clientv3.WithPrefix())
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -140,7 +140,7 @@ func (t *Txn) Commit(ctx context.Context) (int64, error) {
 	if t.err != nil {
 		return 0, t.err
 	}
-	resp, err := t.s.cli.Txn(ctx).If(t.cmps...).Then(t.ops...).Commit()
+	resp, err := t.s.cli.Txn(lead(ctx)).If(t.cmps...).Then(t.ops...).Commit()
 	if err != nil {
 		return 0, wrap(err)
 	}
@@ -161,7 +161,7 @@ func (s *Store) PutExpiring(ctx context.Context, k Key, v any, ttl time.Duration
 	if err != nil {
 		return 0, wrap(err)
 	}
-	resp, err := s.cli.Put(ctx, s.abs(k), string(b), clientv3.WithLease(lease.ID))
+	resp, err := s.cli.Put(lead(ctx), s.abs(k), string(b), clientv3.WithLease(lease.ID))
 	if err != nil {
 		return 0, wrap(err)
 	}
@@ -176,7 +176,7 @@ type Keyed[T any] struct {
 
 // ListKeyed decodes every record under prefix with its key, in key order.
 func ListKeyed[T any](ctx context.Context, s *Store, prefix Key) ([]Keyed[T], error) {
-	resp, err := s.cli.Get(ctx, s.abs(prefix), clientv3.WithPrefix())
+	resp, err := s.cli.Get(lead(ctx), s.abs(prefix), clientv3.WithPrefix())
 	if err != nil {
 		return nil, wrap(err)
 	}

@@ -55,7 +55,7 @@ func (s *Store) ClaimNonce(ctx context.Context, accessKeyID, nonce string, ttl t
 		if err != nil {
 			return false, err
 		}
-		resp, err := s.cli.Txn(ctx).
+		resp, err := s.cli.Txn(lead(ctx)).
 			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 			Then(clientv3.OpPut(key, "", clientv3.WithLease(lease))).
 			Commit()

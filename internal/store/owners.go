@@ -28,7 +28,7 @@ func (s *Store) GetDomains(ctx context.Context, names []string) ([]Versioned[Dom
 	// etcd bounds the operations in one transaction (128 by default).
 	for start := 0; start < len(ops); start += 100 {
 		end := min(start+100, len(ops))
-		resp, err := s.cli.Txn(ctx).Then(ops[start:end]...).Commit()
+		resp, err := s.cli.Txn(lead(ctx)).Then(ops[start:end]...).Commit()
 		if err != nil {
 			return nil, wrap(err)
 		}
@@ -49,7 +49,7 @@ func (s *Store) GetDomains(ctx context.Context, names []string) ([]Versioned[Dom
 // entries), in key order.
 func (s *Store) Keys(ctx context.Context, prefix Key) ([]string, error) {
 	p := s.abs(prefix)
-	resp, err := s.cli.Get(ctx, p, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	resp, err := s.cli.Get(lead(ctx), p, clientv3.WithPrefix(), clientv3.WithKeysOnly())
 	if err != nil {
 		return nil, wrap(err)
 	}

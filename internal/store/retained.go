@@ -37,7 +37,7 @@ func (s *Store) PutRetained(ctx context.Context, k Key, v any, ttl time.Duration
 		if err != nil {
 			return err
 		}
-		_, err = s.cli.Put(ctx, s.abs(k), string(b), clientv3.WithLease(lease))
+		_, err = s.cli.Put(lead(ctx), s.abs(k), string(b), clientv3.WithLease(lease))
 		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 			stale = lease
 			continue
@@ -55,7 +55,7 @@ func AuditRange[T any](ctx context.Context, s *Store, from, to time.Time, keep f
 	end := s.abs(Key(auditDir+to.UTC().Format(auditTimeLayout))) + "\xff"
 	const page = 500
 	for {
-		resp, err := s.cli.Get(ctx, start, clientv3.WithRange(end), clientv3.WithLimit(page))
+		resp, err := s.cli.Get(lead(ctx), start, clientv3.WithRange(end), clientv3.WithLimit(page))
 		if err != nil {
 			return wrap(err)
 		}

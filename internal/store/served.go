@@ -15,9 +15,10 @@ var ErrCompacted = errors.New("store: revision compacted")
 
 // Served is everything the edge serves, as of one revision.
 type Served struct {
-	Revision int64
-	Domains  []Domain
-	Certs    []Cert
+	Revision  int64
+	ClusterID uint64
+	Domains   []Domain
+	Certs     []Cert
 }
 
 // Change is one served record changed at one revision. Exactly one of Domain
@@ -31,11 +32,11 @@ type Change struct {
 
 // LoadServed reads every domain and certificate in one consistent read.
 func (s *Store) LoadServed(ctx context.Context) (*Served, error) {
-	resp, err := s.cli.Get(ctx, s.abs(servedDir), clientv3.WithPrefix())
+	resp, err := s.cli.Get(lead(ctx), s.abs(servedDir), clientv3.WithPrefix())
 	if err != nil {
 		return nil, wrap(err)
 	}
-	out := &Served{Revision: resp.Header.Revision}
+	out := &Served{Revision: resp.Header.Revision, ClusterID: resp.Header.ClusterId}
 	for _, kv := range resp.Kvs {
 		c := s.decodeServed(kv.Key, kv.Value, false)
 		switch {
