@@ -53,7 +53,7 @@ type process struct {
 	addrs  map[string]string
 }
 
-var servingLine = regexp.MustCompile(`msg="cdnd serving" api=(\S+) https=(\S+) http=(\S+) admin=(\S+)`)
+var servingLine = regexp.MustCompile(`msg="cdnd serving" role=\S+ api=(\S+) https=(\S+) http=(\S+) admin=(\S+)`)
 
 // startProcess runs cdnd serve on ephemeral loopback ports and waits for
 // it to say where it listens.

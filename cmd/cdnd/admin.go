@@ -149,7 +149,14 @@ func adminCommand() *cobra.Command {
 	af.StringVar(&f.since, "since", "", "from this time: RFC 3339, or a duration ago such as 1h")
 	af.StringVar(&f.until, "until", "", "up to this time: RFC 3339, or a duration ago")
 	af.IntVar(&limit, "limit", 0, "at most this many records (default 1000)")
-	cmd.AddCommand(account, domain, auditCmd)
+	cmd.AddCommand(account, domain, auditCmd, &cobra.Command{
+		Use:   "edges",
+		Short: "List the live edges, the store revision each has applied and its lag",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.call(cmd, http.MethodGet, "/admin/v1/edges", nil)
+		},
+	})
 	return cmd
 }
 

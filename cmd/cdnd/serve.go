@@ -24,15 +24,7 @@ const (
 	defaultAdminAddr = "127.0.0.1:7081"
 )
 
-func serveCommand() *cobra.Command {
-	var cfg server.Config
-	var logLevel, logFormat string
-	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Run the API, the edge and the operator API in one process, with embedded storage",
-		Long: `Run cdnd: the OpenAPI gateway, the certificate and domain service, an embedded
-etcd in the data directory, the HTTPS/HTTP edge and the operator API.
-
+const envHelp = `
 Environment:
   CDND_ROOT_ACCESS_KEY_ID, CDND_ROOT_ACCESS_KEY_SECRET
       the root account's AccessKey (created on first start, kept after). Without
@@ -42,46 +34,101 @@ Environment:
       bearer token of the operator API (else generated into DATA_DIR/admin.token).
   CDND_MASTER_KEY
       base64 of 32 bytes: the key that seals private keys and AccessKey secrets
-      (else --master-key-file, else generated into DATA_DIR/master.key).`,
-		Args: cobra.NoArgs,
+      (else --master-key-file, else generated into DATA_DIR/master.key; with
+      --etcd-endpoints every node must be given the same key).
+  CDND_ETCD_PASSWORD
+      password of --etcd-user (kept out of the process list).`
+
+func serveCommand() *cobra.Command {
+	return nodeCommand(server.RoleServe, "serve",
+		"Run the API, the edge and the operator API in one process, with embedded storage",
+		`Run cdnd: the OpenAPI gateway, the certificate and domain service, an embedded
+etcd in the data directory (or an external cluster with --etcd-endpoints), the
+HTTPS/HTTP edge and the operator API.`)
+}
+
+func apiCommand() *cobra.Command {
+	return nodeCommand(server.RoleAPI, "api",
+		"Run the OpenAPI gateway and services over an external etcd cluster (stateless; run several behind a balancer)",
+		`Run the API role of a fleet: gateway, services and operator API, no edge. It
+keeps no state of its own: run as many as you like behind a balancer.`)
+}
+
+func edgeCommand() *cobra.Command {
+	return nodeCommand(server.RoleEdge, "edge",
+		"Run an edge (data plane only) over an external etcd cluster",
+		`Run the edge role of a fleet: HTTPS and HTTP for every domain, fed by a watch on
+the cluster. It keeps a snapshot of what it serves in the data directory and
+serves it while the cluster is unreachable, even across its own restarts.`)
+}
+
+// nodeCommand builds serve, api or edge with the flags its role uses.
+func nodeCommand(role, use, short, long string) *cobra.Command {
+	var cfg server.Config
+	var logLevel, logFormat, endpoints string
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  long + "\n" + envHelp,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(logLevel, logFormat)
 			if err != nil {
 				return err
 			}
-			cfg.Logger, cfg.Env, cfg.Stdout = log, server.EnvFromOS(), cmd.OutOrStdout()
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			srv, err := server.Start(ctx, cfg)
-			if err != nil {
-				return err
+			cfg.Role, cfg.Logger, cfg.Env, cfg.Stdout = role, log, server.EnvFromOS(), cmd.OutOrStdout()
+			if endpoints != "" {
+				cfg.Store.Endpoints = strings.Split(endpoints, ",")
 			}
-			select {
-			case <-ctx.Done():
-				log.Info("shutting down")
-			case err = <-srv.Err():
-			}
-			shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			srv.Shutdown(shutdownCtx)
-			return err
+			cfg.Store.Password = os.Getenv("CDND_ETCD_PASSWORD")
+			return run(cfg, log)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.DataDir, "data-dir", defaultDataDir, "directory for the embedded store and generated secrets")
-	f.StringVar(&cfg.APIAddr, "api-addr", defaultAPIAddr, "OpenAPI (Alibaba Cloud CDN compatible) listen address")
-	f.StringVar(&cfg.HTTPSAddr, "https-addr", defaultHTTPSAddr, "edge HTTPS listen address")
-	f.StringVar(&cfg.HTTPAddr, "http-addr", defaultHTTPAddr, "edge plain HTTP listen address")
+	f.StringVar(&cfg.DataDir, "data-dir", defaultDataDir, "directory for the embedded store, the edge snapshot and generated secrets")
 	f.StringVar(&cfg.AdminAddr, "admin-addr", defaultAdminAddr, "operator API listen address (health, readiness, metrics, accounts)")
 	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "file with the sealing key(s): base64 32-byte keys, one per line, the first seals (default DATA_DIR/master.key)")
-	f.IntVar(&cfg.CertCacheSize, "cert-cache-size", 10000, "parsed certificates the edge keeps in memory")
-	f.StringVar(&cfg.DefaultCertFile, "default-cert", "", "PEM certificate served when SNI matches no domain (default: refuse the handshake)")
-	f.StringVar(&cfg.DefaultKeyFile, "default-key", "", "PEM private key of --default-cert")
-	f.StringVar(&cfg.CnameSuffix, "cname-suffix", "w.cdnd.localhost", "suffix of the CNAME reported for each domain")
-	f.DurationVar(&cfg.AuditRetention, "audit-retention", audit.DefaultRetention, "how long the audit trail keeps a record")
+	f.StringVar(&endpoints, "etcd-endpoints", "", "comma-separated URLs of an external etcd cluster (default: embedded etcd in the data directory)")
+	f.StringVar(&cfg.Store.CertFile, "etcd-cert", "", "TLS client certificate for the etcd cluster")
+	f.StringVar(&cfg.Store.KeyFile, "etcd-key", "", "TLS client key for the etcd cluster")
+	f.StringVar(&cfg.Store.CAFile, "etcd-ca", "", "CA that signed the etcd cluster's certificates")
+	f.StringVar(&cfg.Store.Username, "etcd-user", "", "etcd user (password from CDND_ETCD_PASSWORD)")
+	f.StringVar(&cfg.Store.Prefix, "etcd-prefix", "/cdnd", "key prefix, so that several installations share one cluster")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
+	if role != server.RoleEdge {
+		f.StringVar(&cfg.APIAddr, "api-addr", defaultAPIAddr, "OpenAPI (Alibaba Cloud CDN compatible) listen address")
+		f.StringVar(&cfg.CnameSuffix, "cname-suffix", "w.cdnd.localhost", "suffix of the CNAME reported for each domain")
+		f.DurationVar(&cfg.AuditRetention, "audit-retention", audit.DefaultRetention, "how long the audit trail keeps a record")
+	}
+	if role != server.RoleAPI {
+		f.StringVar(&cfg.HTTPSAddr, "https-addr", defaultHTTPSAddr, "edge HTTPS listen address")
+		f.StringVar(&cfg.HTTPAddr, "http-addr", defaultHTTPAddr, "edge plain HTTP listen address")
+		f.IntVar(&cfg.CertCacheSize, "cert-cache-size", 10000, "parsed certificates the edge keeps in memory")
+		f.StringVar(&cfg.DefaultCertFile, "default-cert", "", "PEM certificate served when SNI matches no domain (default: refuse the handshake)")
+		f.StringVar(&cfg.DefaultKeyFile, "default-key", "", "PEM private key of --default-cert")
+		f.StringVar(&cfg.EdgeID, "edge-id", "", "this edge's name in the fleet (default: the host name; \"local\" with embedded storage)")
+	}
 	return cmd
+}
+
+// run starts a node and serves until SIGINT/SIGTERM or a component fails.
+func run(cfg server.Config, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-srv.Err():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdownCtx)
+	return err
 }
 
 func newLogger(level, format string) (*slog.Logger, error) {

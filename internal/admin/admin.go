@@ -16,6 +16,7 @@ import (
 	"github.com/cdnd/cdnd/internal/audit"
 	"github.com/cdnd/cdnd/internal/cdn"
 	"github.com/cdnd/cdnd/internal/iam"
+	"github.com/cdnd/cdnd/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -23,7 +24,10 @@ import (
 // Config wires the operator API.
 type Config struct {
 	// Token is the bearer token every /admin/ call must carry.
-	Token    string
+	Token string
+	Store *store.Store
+	// Accounts, CDN and Audit are set on nodes that run the API; an edge
+	// node's operator API has the probes and the fleet view only.
 	Accounts *iam.Directory
 	CDN      *cdn.Service
 	// Ready reports whether the store is open and the edge has loaded
@@ -41,10 +45,13 @@ func Handler(cfg Config) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
-	mux.Handle("POST /admin/v1/accounts", a.auth(a.createAccount))
-	mux.Handle("PUT /admin/v1/accounts/{AccountId}/quota", a.auth(a.setQuota))
-	mux.Handle("PUT /admin/v1/domains/{DomainName}/mode", a.auth(a.setMode))
-	mux.Handle("GET /admin/v1/audit", a.auth(a.queryAudit))
+	mux.Handle("GET /admin/v1/edges", a.auth(a.listEdges))
+	if cfg.Accounts != nil {
+		mux.Handle("POST /admin/v1/accounts", a.auth(a.createAccount))
+		mux.Handle("PUT /admin/v1/accounts/{AccountId}/quota", a.auth(a.setQuota))
+		mux.Handle("PUT /admin/v1/domains/{DomainName}/mode", a.auth(a.setMode))
+		mux.Handle("GET /admin/v1/audit", a.auth(a.queryAudit))
+	}
 	return mux
 }
 
@@ -179,4 +186,33 @@ func (a *api) queryAudit(ctx context.Context, r *http.Request) (int, any, error)
 		return 0, nil, err
 	}
 	return http.StatusOK, struct{ Events any }{events}, nil
+}
+
+type edgeView struct {
+	EdgeId   string
+	Applied  int64
+	Lag      int64 // revisions behind the store
+	Domains  int
+	Reported time.Time
+}
+
+// listEdges answers GET /admin/v1/edges: every live edge, the revision it
+// has applied and how far behind the store it is.
+func (a *api) listEdges(ctx context.Context, _ *http.Request) (int, any, error) {
+	rev, err := a.cfg.Store.Revision(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	edges, err := a.cfg.Store.Edges(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := make([]edgeView, len(edges))
+	for i, e := range edges {
+		out[i] = edgeView{EdgeId: e.EdgeID, Applied: e.Applied, Lag: max(0, rev-e.Applied), Domains: e.Domains, Reported: e.Reported}
+	}
+	return http.StatusOK, struct {
+		Revision int64
+		Edges    []edgeView
+	}{rev, out}, nil
 }

@@ -50,6 +50,9 @@ func (e *Edge) Run(ctx context.Context) error {
 		cancel()
 	}()
 
+	progressDone := make(chan struct{})
+	go func() { defer close(progressDone); e.progressLoop(ctx) }()
+	defer func() { <-progressDone }()
 	if e.snapshotPath != "" {
 		snapDone := make(chan struct{})
 		go func() { defer close(snapDone); e.snapshotLoop(ctx) }()
@@ -121,6 +124,7 @@ func (e *Edge) load(s *store.Served) {
 	gone, n := e.idx.replace(s)
 	e.cache.drop(gone)
 	e.setApplied(s.Revision, n)
+	e.contentChanged()
 	if !e.ready.Swap(true) {
 		e.log.Info("edge: ready", "revision", s.Revision, "domains", n, "certs", len(s.Certs))
 	}
@@ -135,6 +139,9 @@ func (e *Edge) applyRevision(rev int64, changes []store.Change) error {
 	gone, n := e.idx.apply(changes)
 	e.cache.drop(gone)
 	e.setApplied(rev, n)
+	if len(changes) > 0 {
+		e.contentChanged()
+	}
 	return nil
 }
 
@@ -148,6 +155,11 @@ func (e *Edge) setApplied(rev int64, domains int) {
 	case e.reportNow <- struct{}{}:
 	default: // a report is already due; it will carry this revision
 	}
+}
+
+// contentChanged asks for a new snapshot: what is served changed (a mere
+// progress report does not).
+func (e *Edge) contentChanged() {
 	select {
 	case e.snapshotNow <- struct{}{}:
 	default:
@@ -212,5 +224,15 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	case <-t.C:
 		return true
+	}
+}
+
+// progressInterval is how often an idle edge asks how far the store has
+// come, so that the revision it reports (and its lag) stays current.
+const progressInterval = 2 * time.Second
+
+func (e *Edge) progressLoop(ctx context.Context) {
+	for sleep(ctx, progressInterval) {
+		_ = e.store.RequestProgress(ctx) // best effort: a watch may be reconnecting
 	}
 }

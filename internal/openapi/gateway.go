@@ -55,6 +55,10 @@ type Config struct {
 	Authorizer Authorizer
 	// Auditor, when set, records every write and every refused call.
 	Auditor Auditor
+	// Timeout bounds one call: with the store unreachable the gateway
+	// answers 503 ServiceUnavailable in this time rather than hang. Zero
+	// means no bound.
+	Timeout time.Duration
 	// Share is this node's part of each account's throttling budget; nil
 	// means all of it. With several API nodes, one account's 10/s stays
 	// 10/s over the fleet.
@@ -126,6 +130,11 @@ func (g *Gateway) Register(actions ...Action) {
 // ServeHTTP answers one call.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := g.cfg.Now()
+	if g.cfg.Timeout > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), g.cfg.Timeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	requestID := newRequestID()
 	call, action, xmlFormat, err := g.authenticate(r, requestID)
 	var result any

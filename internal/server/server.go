@@ -31,8 +31,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// Config is what `cdnd serve` is told.
+// Roles a process can play.
+const (
+	// RoleServe runs everything in one process (the default).
+	RoleServe = "serve"
+	// RoleAPI runs the gateway, the services and the operator API: stateless,
+	// any number behind a balancer.
+	RoleAPI = "api"
+	// RoleEdge runs the data plane only.
+	RoleEdge = "edge"
+)
+
+// Config is what `cdnd serve`, `cdnd api` and `cdnd edge` are told.
 type Config struct {
+	Role string
+	// Store says where etcd is: embedded in DataDir when it names no
+	// endpoints.
+	Store store.Config
+	// EdgeID names this edge in the fleet (default: the host name; "local"
+	// for serve with embedded storage).
+	EdgeID        string
 	DataDir       string
 	APIAddr       string
 	HTTPSAddr     string
@@ -108,6 +126,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, dataDirPerm); err != nil {
 		return nil, err
 	}
+	if cfg.Role == "" {
+		cfg.Role = RoleServe
+	}
+	external := len(cfg.Store.Endpoints) > 0
+	if cfg.Role != RoleServe && !external {
+		return nil, fmt.Errorf("cdnd %s needs --etcd-endpoints: only serve embeds etcd", cfg.Role)
+	}
+	if external && cfg.Env.MasterKey == "" && cfg.MasterKeyFile == "" {
+		// A key generated per node would seal what no other node can open.
+		return nil, errors.New("with --etcd-endpoints every node must share the master key: set CDND_MASTER_KEY or --master-key-file")
+	}
 	kr, err := loadKeyring(cfg.Env.MasterKey, cfg.MasterKeyFile, cfg.DataDir, log)
 	if err != nil {
 		return nil, err
@@ -124,7 +153,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		defaultCert = &c
 	}
-	st, err := store.Open(ctx, store.Config{DataDir: cfg.DataDir, Logger: log})
+	cfg.Store.DataDir, cfg.Store.Logger = cfg.DataDir, log
+	st, err := store.Open(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
 	}
@@ -137,54 +167,36 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, defaultCert *tls.Certificate) error {
-	accounts := iam.New(s.store, kr)
-	root, created, err := accounts.EnsureRoot(ctx, cfg.Env.RootAccessKeyID, cfg.Env.RootAccessKeySecret)
-	if err != nil {
-		return fmt.Errorf("root account: %w", err)
-	}
-	s.RootAccountID = root.AccountID
-	if created && cfg.Env.RootAccessKeyID == "" {
-		if err := announceRoot(cfg.Stdout, cfg.DataDir, root); err != nil {
-			return err
-		}
-	}
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	repo := cas.New(s.store, kr)
-	service := cdn.New(cdn.Config{Store: s.store, Certs: repo, CnameSuffix: cfg.CnameSuffix})
-	trail := audit.New(s.store, cfg.AuditRetention)
-	gw := openapi.New(openapi.Config{
-		Credentials:   accounts,
-		Nonces:        s.store,
-		Authorizer:    accounts,
-		Auditor:       trail,
-		Logger:        s.log,
-		Metrics:       reg,
-		IsUnavailable: func(err error) bool { return errors.Is(err, store.ErrUnavailable) },
-	})
-	gw.Register(service.Actions()...)
-	gw.Register(repo.Actions()...)
-	gw.Register(ramapi.New(accounts).Actions()...)
+	adminCfg := admin.Config{Token: s.AdminToken, Store: s.store, Gatherer: reg, Logger: s.log, Ready: s.ready}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
 
-	s.edge = edge.New(edge.Config{
-		Store:       s.store,
-		Keyring:     kr,
-		EdgeID:      "local",
-		Logger:      s.log,
-		Metrics:     reg,
-		CacheSize:   cfg.CertCacheSize,
-		DefaultCert: defaultCert,
-	})
-	adminHandler := admin.Handler(admin.Config{
-		Token:    s.AdminToken,
-		Accounts: accounts,
-		CDN:      service,
-		Ready:    s.edge.Ready,
-		Gatherer: reg,
-		Audit:    trail,
-		Logger:   s.log,
-	})
+	var gw http.Handler
+	if cfg.Role != RoleEdge {
+		g, err := s.startAPI(ctx, runCtx, cfg, kr, reg, &adminCfg)
+		if err != nil {
+			return err
+		}
+		gw = g
+	}
+	if cfg.Role != RoleAPI {
+		id := cfg.EdgeID
+		if id == "" {
+			id = defaultEdgeID(cfg)
+		}
+		s.edge = edge.New(edge.Config{
+			Store:        s.store,
+			Keyring:      kr,
+			EdgeID:       id,
+			Logger:       s.log,
+			Metrics:      reg,
+			CacheSize:    cfg.CertCacheSize,
+			DefaultCert:  defaultCert,
+			SnapshotPath: filepath.Join(cfg.DataDir, snapshotFile),
+		})
+	}
 
 	listen := func(addr string) (net.Listener, error) {
 		if addr == "" {
@@ -199,9 +211,9 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 		ln         *net.Listener
 		bound      *net.Addr
 	}{
-		{"api", cfg.APIAddr, &apiLn, &s.APIAddr},
-		{"https", cfg.HTTPSAddr, &httpsLn, &s.HTTPSAddr},
-		{"http", cfg.HTTPAddr, &httpLn, &s.HTTPAddr},
+		{"api", roleAddr(cfg.Role != RoleEdge, cfg.APIAddr), &apiLn, &s.APIAddr},
+		{"https", roleAddr(cfg.Role != RoleAPI, cfg.HTTPSAddr), &httpsLn, &s.HTTPSAddr},
+		{"http", roleAddr(cfg.Role != RoleAPI, cfg.HTTPAddr), &httpLn, &s.HTTPAddr},
 		{"admin", cfg.AdminAddr, &adminLn, &s.AdminAddr},
 	} {
 		ln, err := listen(l.addr)
@@ -217,29 +229,103 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 		}
 	}
 
-	runCtx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	s.goRun("edge watch", func() error { return s.edge.Run(runCtx) })
-	s.goRun("iam mirror", func() error { accounts.Run(runCtx); return nil })
-	s.goRun("edge serve", func() error { return s.edge.Serve(runCtx, httpsLn, httpLn) })
-	s.serveHTTP("api", apiLn, &http.Server{
-		Handler:           gw,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		// Certificates travel in the URL (the classic SDK puts everything
-		// in the query): allow request lines of about 1 MB.
-		MaxHeaderBytes: 2 << 20,
-		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	})
+	if s.edge != nil {
+		s.goRun("edge watch", func() error { return s.edge.Run(runCtx) })
+		s.goRun("edge serve", func() error { return s.edge.Serve(runCtx, httpsLn, httpLn) })
+	}
+	if gw != nil {
+		s.serveHTTP("api", apiLn, &http.Server{
+			Handler:           gw,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			// Certificates travel in the URL (the classic SDK puts everything
+			// in the query): allow request lines of about 1 MB.
+			MaxHeaderBytes: 2 << 20,
+			ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		})
+	}
 	s.serveHTTP("admin", adminLn, &http.Server{
-		Handler:           adminHandler,
+		Handler:           admin.Handler(adminCfg),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	})
-	s.log.Info("cdnd serving", "api", addrString(s.APIAddr), "https", addrString(s.HTTPSAddr),
+	s.log.Info("cdnd serving", "role", cfg.Role, "api", addrString(s.APIAddr), "https", addrString(s.HTTPSAddr),
 		"http", addrString(s.HTTPAddr), "admin", addrString(s.AdminAddr), "data_dir", cfg.DataDir)
 	return nil
+}
+
+// snapshotFile is where an edge keeps what it serves.
+const snapshotFile = "edge-snapshot.json.gz"
+
+// startAPI builds the gateway and the services, and the operator API's
+// account and domain routes.
+func (s *Server) startAPI(ctx, runCtx context.Context, cfg Config, kr *keyring.Keyring, reg *prometheus.Registry, adminCfg *admin.Config) (http.Handler, error) {
+	accounts := iam.New(s.store, kr)
+	root, created, err := accounts.EnsureRoot(ctx, cfg.Env.RootAccessKeyID, cfg.Env.RootAccessKeySecret)
+	if err != nil {
+		return nil, fmt.Errorf("root account: %w", err)
+	}
+	s.RootAccountID = root.AccountID
+	if created && cfg.Env.RootAccessKeyID == "" {
+		if err := announceRoot(cfg.Stdout, cfg.DataDir, root); err != nil {
+			return nil, err
+		}
+	}
+	repo := cas.New(s.store, kr)
+	service := cdn.New(cdn.Config{Store: s.store, Certs: repo, CnameSuffix: cfg.CnameSuffix})
+	trail := audit.New(s.store, cfg.AuditRetention)
+	peers := newPeerCount(s.store, s.log)
+	gw := openapi.New(openapi.Config{
+		Credentials:   accounts,
+		Nonces:        s.store,
+		Authorizer:    accounts,
+		Auditor:       trail,
+		Share:         peers.share,
+		Timeout:       10 * time.Second,
+		Logger:        s.log,
+		Metrics:       reg,
+		IsUnavailable: func(err error) bool { return errors.Is(err, store.ErrUnavailable) },
+	})
+	gw.Register(service.Actions()...)
+	gw.Register(repo.Actions()...)
+	gw.Register(ramapi.New(accounts).Actions()...)
+	adminCfg.Accounts, adminCfg.CDN, adminCfg.Audit = accounts, service, trail
+	s.goRun("iam mirror", func() error { accounts.Run(runCtx); return nil })
+	s.goRun("api node lease", func() error { peers.run(runCtx); return nil })
+	return gw, nil
+}
+
+// roleAddr is addr when the role uses the listener, else none.
+func roleAddr(used bool, addr string) string {
+	if !used {
+		return ""
+	}
+	return addr
+}
+
+// defaultEdgeID: one embedded-storage process is the only edge there is;
+// in a fleet, the host name tells edges apart.
+func defaultEdgeID(cfg Config) string {
+	if len(cfg.Store.Endpoints) == 0 {
+		return "local"
+	}
+	if h, err := os.Hostname(); err == nil {
+		return h
+	}
+	return "edge"
+}
+
+// ready: the edge has loaded everything (serve, edge), or the store answers
+// (api).
+func (s *Server) ready() bool {
+	if s.edge != nil {
+		return s.edge.Ready()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err := s.store.ClusterID(ctx)
+	return err == nil
 }
 
 func addrString(a net.Addr) string {
@@ -277,8 +363,8 @@ func (s *Server) serveHTTP(name string, ln net.Listener, srv *http.Server) {
 // stand in for another node (a second edge, say).
 func (s *Server) Store() *store.Store { return s.store }
 
-// Ready reports whether the edge has loaded every domain and certificate.
-func (s *Server) Ready() bool { return s.edge != nil && s.edge.Ready() }
+// Ready is what /readyz answers.
+func (s *Server) Ready() bool { return s.ready() }
 
 // Err delivers the first failure of a component that should run forever.
 func (s *Server) Err() <-chan error { return s.errs }
