@@ -31,6 +31,14 @@ type sourceModel struct {
 }
 
 type domainDetail struct {
+	domainSummary
+	ResourceGroupId string
+	SourceModels    struct{ SourceModel []sourceModel }
+}
+
+// domainSummary is what both versions of DescribeCdnDomainDetail report
+// alike.
+type domainSummary struct {
 	DomainName              string
 	Cname                   string
 	HttpsCname              string
@@ -41,20 +49,19 @@ type domainDetail struct {
 	GmtCreated              string
 	GmtModified             string
 	Description             string
-	ResourceGroupId         string
-	SourceModels            struct{ SourceModel []sourceModel }
 }
 
-func (s *Service) describeDomainDetail(ctx context.Context, r *openapi.Request) (any, error) {
+// describeDomain reads the caller's domain and summarises it.
+func (s *Service) describeDomain(ctx context.Context, r *openapi.Request) (store.Domain, domainSummary, error) {
 	d, rev, err := s.loadDomain(ctx, account(r), r.Get("DomainName"))
 	if err != nil {
-		return nil, err
+		return d, domainSummary{}, err
 	}
 	applied, err := s.applied(ctx)
 	if err != nil {
-		return nil, err
+		return d, domainSummary{}, err
 	}
-	detail := domainDetail{
+	sum := domainSummary{
 		DomainName:              d.Name,
 		Cname:                   s.cname(d.Name),
 		CdnType:                 d.CdnType,
@@ -63,11 +70,19 @@ func (s *Service) describeDomainDetail(ctx context.Context, r *openapi.Request) 
 		ServerCertificateStatus: httpsStatus(d),
 		GmtCreated:              formatTime(d.Created),
 		GmtModified:             formatTime(d.Modified),
-		ResourceGroupId:         d.ResourceGroupID,
 	}
 	if d.HTTPS != nil {
-		detail.HttpsCname = detail.Cname
+		sum.HttpsCname = sum.Cname
 	}
+	return d, sum, nil
+}
+
+func (s *Service) describeDomainDetail(ctx context.Context, r *openapi.Request) (any, error) {
+	d, sum, err := s.describeDomain(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	detail := domainDetail{domainSummary: sum, ResourceGroupId: d.ResourceGroupID}
 	detail.SourceModels.SourceModel = make([]sourceModel, len(d.Sources))
 	for i, src := range d.Sources {
 		detail.SourceModels.SourceModel[i] = sourceModel{src.Type, src.Content, src.Port, src.Priority, src.Weight, "online"}

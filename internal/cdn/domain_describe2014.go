@@ -13,42 +13,20 @@ import (
 // one SourceType and SourcePort, Sources as a list of strings, and the
 // certificate inline.
 type domainDetail2014 struct {
-	DomainName              string
-	Cname                   string
-	HttpsCname              string
-	CdnType                 string
-	DomainStatus            string
-	Scope                   string
-	SourceType              string
-	SourcePort              int
-	Sources                 struct{ Source []string }
-	ServerCertificateStatus string
-	ServerCertificate       string
-	CertificateName         string
-	GmtCreated              string
-	GmtModified             string
-	Description             string
+	domainSummary
+	SourceType        string
+	SourcePort        int
+	Sources           struct{ Source []string }
+	ServerCertificate string
+	CertificateName   string
 }
 
 func (s *Service) describeDomainDetail2014(ctx context.Context, r *openapi.Request) (any, error) {
-	d, rev, err := s.loadDomain(ctx, account(r), r.Get("DomainName"))
+	d, sum, err := s.describeDomain(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	applied, err := s.applied(ctx)
-	if err != nil {
-		return nil, err
-	}
-	detail := domainDetail2014{
-		DomainName:              d.Name,
-		Cname:                   s.cname(d.Name),
-		CdnType:                 d.CdnType,
-		DomainStatus:            status(d, rev, applied),
-		Scope:                   d.Scope,
-		ServerCertificateStatus: httpsStatus(d),
-		GmtCreated:              formatTime(d.Created),
-		GmtModified:             formatTime(d.Modified),
-	}
+	detail := domainDetail2014{domainSummary: sum}
 	detail.Sources.Source = make([]string, len(d.Sources))
 	for i, src := range d.Sources {
 		detail.Sources.Source[i] = src.Content
@@ -57,7 +35,6 @@ func (s *Service) describeDomainDetail2014(ctx context.Context, r *openapi.Reque
 		detail.SourceType, detail.SourcePort = d.Sources[0].Type, d.Sources[0].Port
 	}
 	if d.HTTPS != nil {
-		detail.HttpsCname = detail.Cname
 		c, _, err := s.certs.Get(ctx, d.AccountID, d.HTTPS.CertName)
 		if err != nil && !errors.Is(err, cas.ErrNotFound) {
 			return nil, err

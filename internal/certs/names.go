@@ -3,6 +3,8 @@ package certs
 import (
 	"crypto/x509"
 	"strings"
+
+	"github.com/cdnd/cdnd/internal/ascii"
 )
 
 // Names returns the DNS names the leaf covers, as cdnd lists and matches
@@ -25,7 +27,7 @@ func Names(leaf *x509.Certificate) []string {
 	out := make([]string, 0, len(src))
 	seen := make(map[string]bool, len(src))
 	for _, n := range src {
-		n = lowerASCII(n)
+		n = ascii.Lower(n)
 		if n == "" || seen[n] {
 			continue
 		}
@@ -83,7 +85,7 @@ func CoversAny(names []string, host string) bool {
 
 // normalise lower-cases name and drops one trailing dot.
 func normalise(name string) string {
-	return lowerASCII(strings.TrimSuffix(name, "."))
+	return ascii.Lower(strings.TrimSuffix(name, "."))
 }
 
 // validName reports whether a normalised name is usable for matching: no
@@ -129,20 +131,4 @@ func looksLikeHostPattern(s string) bool {
 		}
 	}
 	return true
-}
-
-// lowerASCII lower-cases the ASCII letters of s only.
-func lowerASCII(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }

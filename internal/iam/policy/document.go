@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/cdnd/cdnd/internal/ascii"
 )
 
 // maxDocumentBytes is RAM's limit on the length of a custom policy document.
@@ -181,7 +183,7 @@ func parseStatement(raw json.RawMessage, where string) (statement, error) {
 		return statement{}, err
 	}
 	for _, a := range actions {
-		s.actions = append(s.actions, compile(lowerASCII(a)))
+		s.actions = append(s.actions, compile(ascii.Lower(a)))
 	}
 	resources, err := patterns(resource, where+".Resource")
 	if err != nil {

@@ -55,7 +55,7 @@ func (p *pattern) match(s string) bool {
 }
 
 // matchFold is match with ASCII case folding of s; the pattern must have been
-// lower-cased by lowerASCII. Action patterns are lower-cased once at parse
+// lower-cased by ascii.Lower. Action patterns are lower-cased once at parse
 // time, so the request's action, which would need an allocation to
 // lower-case, is folded byte by byte instead. RAM action names are ASCII, so
 // folding ASCII only is enough, and it keeps matching byte-oriented and free
@@ -151,21 +151,4 @@ func wildcard(pattern, s string, fold bool) bool {
 		p++
 	}
 	return p == len(pattern)
-}
-
-// lowerASCII lower-cases the ASCII letters of s and leaves every other byte
-// alone, matching the folding done by matchFold.
-func lowerASCII(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }

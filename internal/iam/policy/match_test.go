@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/cdnd/cdnd/internal/ascii"
 )
 
 // check matches s against pattern both ways the package can, the raw
@@ -89,8 +91,8 @@ func TestMatchFold(t *testing.T) {
 			t.Errorf("matchFold(%q, %q) = %v, want %v", tc.pattern, tc.s, got, tc.want)
 		}
 	}
-	if got := lowerASCII("Cdn:Set*É"); got != "cdn:set*É" {
-		t.Errorf("lowerASCII = %q", got)
+	if got := ascii.Lower("Cdn:Set*É"); got != "cdn:set*É" {
+		t.Errorf("ascii.Lower = %q", got)
 	}
 }
 
@@ -138,7 +140,7 @@ func FuzzMatch(f *testing.F) {
 		if got, want := check(t, pattern, s, false), reference(pattern).MatchString(s); got != want {
 			t.Fatalf("match(%q, %q) = %v, reference says %v", pattern, s, got, want)
 		}
-		lp, ls := lowerASCII(pattern), lowerASCII(s)
+		lp, ls := ascii.Lower(pattern), ascii.Lower(s)
 		if got, want := check(t, lp, s, true), reference(lp).MatchString(ls); got != want {
 			t.Fatalf("matchFold(%q, %q) = %v, reference says %v", lp, s, got, want)
 		}
