@@ -95,7 +95,7 @@ func (c *certCache) parse(e *certEntry) (*tls.Certificate, error) {
 	if c.kr == nil {
 		return nil, errors.New("edge: no keyring configured")
 	}
-	chain, err := certs.ParseChain([]byte(e.chainPEM))
+	chain, err := certs.ParseChain([]byte(e.chain.String()))
 	if err != nil {
 		return nil, fmt.Errorf("edge: chain: %w", err)
 	}

@@ -19,7 +19,7 @@ type certRef struct{ account, name string }
 // the content does.
 type certEntry struct {
 	ref         certRef
-	chainPEM    string
+	chain       compactChain
 	key         keyring.Sealed
 	fingerprint string
 
@@ -37,7 +37,7 @@ type certEntry struct {
 // so that rewriting a record without changing it keeps the parsed
 // certificate cached.
 func (e *certEntry) sameContent(c *store.Cert) bool {
-	return e.chainPEM == c.ChainPEM && e.fingerprint == c.Fingerprint && reflect.DeepEqual(e.key, c.Key)
+	return e.chain.is(c.ChainPEM) && e.fingerprint == c.Fingerprint && reflect.DeepEqual(e.key, c.Key)
 }
 
 // domainEntry is what the edge needs of a domain. It is immutable once in
@@ -191,7 +191,7 @@ func (ix *index) replace(s *store.Served) (gone []*certEntry, domains int) {
 func newCertEntry(c *store.Cert) *certEntry {
 	return &certEntry{
 		ref:         certRef{account: c.AccountID, name: c.Name},
-		chainPEM:    c.ChainPEM,
+		chain:       newCompactChain(c.ChainPEM),
 		key:         c.Key,
 		fingerprint: c.Fingerprint,
 	}
@@ -240,7 +240,7 @@ func (ix *index) records() (domains []store.Domain, certs []store.Cert) {
 	}
 	certs = make([]store.Cert, 0, len(ix.certs))
 	for _, c := range ix.certs {
-		certs = append(certs, store.Cert{AccountID: c.ref.account, Name: c.ref.name, ChainPEM: c.chainPEM, Key: c.key, Fingerprint: c.fingerprint})
+		certs = append(certs, store.Cert{AccountID: c.ref.account, Name: c.ref.name, ChainPEM: c.chain.String(), Key: c.key, Fingerprint: c.fingerprint})
 	}
 	return domains, certs
 }

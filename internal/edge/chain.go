@@ -1,0 +1,38 @@
+package edge
+
+import (
+	"strings"
+	"unique"
+)
+
+// compactChain keeps a certificate chain as its leaf plus a handle on the
+// rest. Every certificate of one CA carries the same intermediates; with
+// 100k domains they would otherwise be stored 100k times over, so each
+// distinct run of intermediates is kept once (unique.Make copies it, and the
+// leaf is cloned, so no decoded record's buffer stays alive).
+type compactChain struct {
+	leaf string
+	rest unique.Handle[string]
+}
+
+const endCertificate = "-----END CERTIFICATE-----"
+
+func newCompactChain(pem string) compactChain {
+	i := strings.Index(pem, endCertificate)
+	if i < 0 {
+		return compactChain{leaf: strings.Clone(pem), rest: unique.Make("")}
+	}
+	i += len(endCertificate)
+	for i < len(pem) && (pem[i] == '\n' || pem[i] == '\r') {
+		i++
+	}
+	return compactChain{leaf: strings.Clone(pem[:i]), rest: unique.Make(pem[i:])}
+}
+
+// String is the chain as stored.
+func (c compactChain) String() string { return c.leaf + c.rest.Value() }
+
+// is reports whether the chain is pem, without building it.
+func (c compactChain) is(pem string) bool {
+	return strings.HasPrefix(pem, c.leaf) && pem[len(c.leaf):] == c.rest.Value()
+}
