@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ram"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/sts"
 	"github.com/cdnd/cdnd/internal/openapi"
 )
 
@@ -26,6 +28,7 @@ type v3Call struct {
 	signed  []string            // headers to sign; default host + x-acs-*
 	nonce   string
 	version string
+	headers map[string]string // set before signing
 }
 
 func (c v3Call) do(t *testing.T) apiAnswer {
@@ -45,6 +48,9 @@ func (c v3Call) do(t *testing.T) apiAnswer {
 	h.Set("x-acs-signature-nonce", c.nonce)
 	h.Set("x-acs-content-sha256", openapi.PayloadHashV3([]byte(c.body)))
 	h.Set("accept", "application/json")
+	for k, v := range c.headers {
+		h.Set(k, v)
+	}
 	signed := c.signed
 	if signed == nil {
 		signed = []string{"host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce", "x-acs-version"}
@@ -122,5 +128,50 @@ func TestSignatureV3(t *testing.T) {
 			tc.edit(&c)
 			c.do(t).wantError(t, tc.status, tc.code)
 		})
+	}
+}
+
+// TestSignatureV3WithSTSToken: temporary credentials sign V3 with the
+// token in x-acs-security-token (signed like every x-acs-* header).
+func TestSignatureV3WithSTSToken(t *testing.T) {
+	a := newAccount(t)
+	name := uniqueDomain("v3sts.example")
+	a.addDomain(t, name)
+	rc := ramClient(t, a.AccessKeyID, a.Secret)
+	cr := ram.CreateCreateRoleRequest()
+	cr.RoleName = "v3"
+	cr.AssumeRolePolicyDocument = `{"Version":"1","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"RAM":["acs:ram::` + a.ID + `:root"]}}]}`
+	role, err := rc.CreateRole(cr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar := ram.CreateAttachPolicyToRoleRequest()
+	ar.PolicyType, ar.PolicyName, ar.RoleName = "System", "AliyunCDNReadOnlyAccess", "v3"
+	if _, err := rc.AttachPolicyToRole(ar); err != nil {
+		t.Fatal(err)
+	}
+	req := sts.CreateAssumeRoleRequest()
+	req.RoleArn, req.RoleSessionName = role.Role.Arn, "v3-session"
+	creds, err := stsClient(t, a.AccessKeyID, a.Secret).AssumeRole(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := creds.Credentials
+	call := func(token string) apiAnswer {
+		return v3Call{action: "DescribeCdnDomainDetail", query: url.Values{"DomainName": {name}}, secret: c.AccessKeySecret, id: c.AccessKeyId,
+			signed:  []string{"host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-security-token", "x-acs-signature-nonce", "x-acs-version"},
+			headers: map[string]string{"x-acs-security-token": token}}.do(t)
+	}
+	if ans := call(c.SecurityToken); ans.status != 200 {
+		t.Fatalf("%d %s", ans.status, ans.body)
+	}
+	call("CAIS-forged").wantError(t, 400, "InvalidSecurityToken.Malformed")
+	// The role may read, not write.
+	write := v3Call{action: "StopCdnDomain", query: url.Values{"DomainName": {name}}, secret: c.AccessKeySecret, id: c.AccessKeyId,
+		signed:  []string{"host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-security-token", "x-acs-signature-nonce", "x-acs-version"},
+		headers: map[string]string{"x-acs-security-token": c.SecurityToken}}.do(t)
+	write.wantError(t, 403, "NoPermission")
+	if _, ok := write.fields["AccessDeniedDetail"].(map[string]any); !ok {
+		t.Fatalf("AccessDeniedDetail is not an object: %s", write.body)
 	}
 }
