@@ -40,6 +40,14 @@ func etcdCommand() *cobra.Command {
 	f.StringVar(&mc.InitialCluster, "initial-cluster", "default=http://127.0.0.1:2380", "name=peerURL,... of every member")
 	f.StringVar(&mc.ClusterState, "initial-cluster-state", "new", "new or existing")
 	f.StringVar(&mc.ClusterToken, "initial-cluster-token", "cdnd", "token that keeps clusters apart")
+	f.StringVar(&mc.Client.CertFile, "cert-file", "", "TLS certificate served to clients (the client URLs must be https)")
+	f.StringVar(&mc.Client.KeyFile, "key-file", "", "key of --cert-file")
+	f.StringVar(&mc.Client.TrustedCAFile, "trusted-ca-file", "", "CA that signs the certificates clients must present")
+	f.BoolVar(&mc.Client.ClientCertAuth, "client-cert-auth", false, "require a client certificate signed by --trusted-ca-file")
+	f.StringVar(&mc.Peer.CertFile, "peer-cert-file", "", "TLS certificate for peer traffic (the peer URLs must be https)")
+	f.StringVar(&mc.Peer.KeyFile, "peer-key-file", "", "key of --peer-cert-file")
+	f.StringVar(&mc.Peer.TrustedCAFile, "peer-trusted-ca-file", "", "CA that signs the peers' certificates")
+	f.BoolVar(&mc.Peer.ClientCertAuth, "peer-client-cert-auth", false, "require peers to present a certificate signed by --peer-trusted-ca-file")
 	f.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	return cmd
 }

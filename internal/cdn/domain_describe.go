@@ -57,6 +57,9 @@ func (s *Service) describeDomain(ctx context.Context, r *openapi.Request) (store
 	if err != nil {
 		return d, domainSummary{}, err
 	}
+	if rev, err = s.servedRevision(ctx, d, rev); err != nil {
+		return d, domainSummary{}, err
+	}
 	applied, err := s.applied(ctx)
 	if err != nil {
 		return d, domainSummary{}, err
@@ -264,6 +267,10 @@ func (s *Service) describeUserDomains(ctx context.Context, r *openapi.Request) (
 	if err != nil {
 		return nil, err
 	}
+	certRevs, err := s.certRevisions(ctx, account(r))
+	if err != nil {
+		return nil, err
+	}
 	// Newest first, as the console lists them; name breaks ties so that
 	// pages are stable.
 	sort.Slice(domains, func(i, j int) bool {
@@ -277,7 +284,11 @@ func (s *Service) describeUserDomains(ctx context.Context, r *openapi.Request) (
 	total := 0
 	for _, v := range domains {
 		d := v.Value
-		st := status(d, v.Revision, applied)
+		rev := v.Revision
+		if d.HTTPS != nil {
+			rev = max(rev, certRevs[d.HTTPS.CertName])
+		}
+		st := status(d, rev, applied)
 		if !filter.match(d, st) {
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/cdnd/cdnd/internal/cas"
 	"github.com/cdnd/cdnd/internal/openapi"
 	"github.com/cdnd/cdnd/internal/store"
 )
@@ -57,6 +58,21 @@ func (s *Service) applied(ctx context.Context) (int64, error) {
 	return min, nil
 }
 
+// servedRevision is the last revision that changed what the edges serve
+// for d, written at rev: its own record's or its certificate's (ForceSet
+// replaces a bound certificate's content without touching the domains
+// bound to it).
+func (s *Service) servedRevision(ctx context.Context, d store.Domain, rev int64) (int64, error) {
+	if d.HTTPS == nil {
+		return rev, nil
+	}
+	_, certRev, err := s.certs.Get(ctx, d.AccountID, d.HTTPS.CertName)
+	if err != nil && !errors.Is(err, cas.ErrNotFound) {
+		return 0, err
+	}
+	return max(rev, certRev), nil
+}
+
 // status is what the API reports for a domain last written at rev.
 func status(d store.Domain, rev, applied int64) string {
 	if rev > applied {
@@ -91,3 +107,17 @@ func (s *Service) awaitSettled(ctx context.Context, rev int64) error {
 
 // formatTime is the ISO form most CDN responses use.
 func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// certRevisions maps each of an account's certificates to the revision that
+// last changed it, for listing many domains' status in one read.
+func (s *Service) certRevisions(ctx context.Context, accountID string) (map[string]int64, error) {
+	vs, err := store.List[store.Cert](ctx, s.st, store.CertsPrefix(accountID))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(vs))
+	for _, v := range vs {
+		out[v.Value.Name] = v.Revision
+	}
+	return out, nil
+}

@@ -19,8 +19,10 @@ const (
 	// TTL) comes back without waiting for the next change.
 	heartbeat = store.EdgeTTL / 2
 	// reportTimeout bounds one report, so a hung store cannot stall the
-	// reporter forever.
-	reportTimeout = 5 * time.Second
+	// reporter forever. It is short: a report is one small write, and one
+	// lost with an etcd leader waits here while every domain it would
+	// settle reads configuring (and changes to them answer ServiceBusy).
+	reportTimeout = time.Second
 )
 
 // Run feeds the index from the store until ctx ends, then returns nil.

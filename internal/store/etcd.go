@@ -11,11 +11,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
 
 // Config says where the data lives.
@@ -67,6 +70,23 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			Username:    cfg.Username,
 			Password:    cfg.Password,
 			Logger:      newEtcdLogger(cfg.Logger, s.closing),
+			// gRPC's own reconnect backoff grows to 2 minutes: after a long
+			// outage an edge would retry every second against a connection
+			// that is not even attempted. Cap it at a second too.
+			DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+				Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+				MinConnectTimeout: 5 * time.Second,
+			})},
+		}
+		// clientv3 logs in inside New and fails when no member answers,
+		// which would keep an edge from starting (and serving its snapshot)
+		// during an outage. While New runs, the login is answered "auth
+		// not enabled"; the first call the cluster then refuses for want of
+		// a token (ErrUserEmpty) makes clientv3 log in for real.
+		starting := new(atomic.Bool)
+		if cfg.Username != "" {
+			starting.Store(true)
+			ccfg.DialOptions = append(ccfg.DialOptions, grpc.WithChainUnaryInterceptor(deferLogin(starting)))
 		}
 		if cfg.CertFile != "" || cfg.CAFile != "" {
 			info := transport.TLSInfo{CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, TrustedCAFile: cfg.CAFile}
@@ -79,6 +99,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// The client connects lazily: an edge starts (and serves its
 		// snapshot) while the cluster is unreachable.
 		cli, err := clientv3.New(ccfg)
+		starting.Store(false)
 		if err != nil {
 			return nil, fmt.Errorf("store: connect to %v: %w", cfg.Endpoints, err)
 		}
@@ -137,6 +158,17 @@ func startEmbedded(ctx context.Context, dir string, log *zap.Logger) (*embed.Etc
 	case <-ctx.Done():
 		e.Close()
 		return nil, ctx.Err()
+	}
+}
+
+// deferLogin answers clientv3's login in New with "auth not enabled" while
+// starting is set, without asking the cluster.
+func deferLogin(starting *atomic.Bool) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if starting.Load() && method == "/etcdserverpb.Auth/Authenticate" {
+			return rpctypes.ErrGRPCAuthNotEnabled
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
 	}
 }
 

@@ -43,6 +43,13 @@ func wrap(err error) error {
 	if s, ok := status.FromError(err); ok && (s.Code() == codes.Unavailable || s.Code() == codes.DeadlineExceeded) {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
+	// clientv3 hands etcd's own errors over as rpctypes.EtcdError, which is
+	// no gRPC status: "leader changed" and "unhealthy cluster" are as
+	// temporary as "no leader".
+	var ee rpctypes.EtcdError
+	if errors.As(err, &ee) && (ee.Code() == codes.Unavailable || ee.Code() == codes.DeadlineExceeded) {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 )
 
@@ -24,7 +25,21 @@ type MemberConfig struct {
 	InitialCluster      string // name=peerURL,...
 	ClusterState        string // new | existing
 	ClusterToken        string
-	Logger              *slog.Logger
+	// TLS for clients and for peers: a certificate and key to serve with,
+	// and, when ClientCertAuth is set, the CA whose certificates are
+	// required of them. Empty serves plain HTTP (only on a trusted network).
+	Client, Peer MemberTLS
+	Logger       *slog.Logger
+}
+
+// MemberTLS is one side's TLS, in etcd's terms.
+type MemberTLS struct {
+	CertFile, KeyFile, TrustedCAFile string
+	ClientCertAuth                   bool
+}
+
+func (m MemberTLS) info() transport.TLSInfo {
+	return transport.TLSInfo{CertFile: m.CertFile, KeyFile: m.KeyFile, TrustedCAFile: m.TrustedCAFile, ClientCertAuth: m.ClientCertAuth}
 }
 
 func urls(list string) ([]url.URL, error) {
@@ -58,6 +73,14 @@ func RunMember(ctx context.Context, mc MemberConfig) error {
 		}
 	}
 	cfg.InitialCluster, cfg.ClusterState, cfg.InitialClusterToken = mc.InitialCluster, mc.ClusterState, mc.ClusterToken
+	cfg.ClientTLSInfo, cfg.PeerTLSInfo = mc.Client.info(), mc.Peer.info()
+	// As for the embedded member (startEmbedded): embed.NewConfig leaves the
+	// slow-request threshold at 0, which logs every request as a warning,
+	// and sets no compaction, so history (every edge and API node
+	// heartbeat is a revision) grows until the backend quota stops writes.
+	cfg.WarningUnaryRequestDuration = embed.DefaultWarningUnaryRequestDuration
+	cfg.AutoCompactionMode = embed.CompactorModePeriodic
+	cfg.AutoCompactionRetention = "1h"
 	if mc.Logger == nil {
 		mc.Logger = slog.Default()
 	}
