@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat:
+// 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// cpuTime is a process's user plus system CPU time so far, from
+// /proc/PID/stat (fields 14 and 15, counted after the parenthesised command
+// name, which may itself contain spaces).
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: bad times", pid)
+	}
+	return time.Duration(ut+st) * time.Second / clockTicks, nil
+}
+
+// cpuTimes sums cpuTime over pids (nginx is a master and a worker).
+func cpuTimes(pids []int) (time.Duration, error) {
+	var sum time.Duration
+	for _, p := range pids {
+		t, err := cpuTime(p)
+		if err != nil {
+			return 0, err
+		}
+		sum += t
+	}
+	return sum, nil
+}
+
+// vmRSS is a process's resident set size, from /proc/PID/status, in bytes.
+func vmRSS(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+}
+
+// children lists a process's direct children (Linux 3.5+, CONFIG_PROC_CHILDREN).
+func children(pid int) []int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// pinning runs processes on fixed cores with taskset, so that the server
+// under test and the load generator never compete for a core. Without
+// taskset (util-linux) commands run unpinned and the report says so.
+type pinning struct {
+	taskset string // path, or "" when missing
+}
+
+func detectPinning() pinning {
+	p, err := exec.LookPath("taskset")
+	if err != nil {
+		return pinning{}
+	}
+	return pinning{taskset: p}
+}
+
+// command returns a command that runs name on core (or unpinned).
+func (p pinning) command(core int, name string, args ...string) *exec.Cmd {
+	if p.taskset == "" {
+		return exec.Command(name, args...)
+	}
+	return exec.Command(p.taskset, append([]string{"-c", strconv.Itoa(core), name}, args...)...)
+}
+
+// pinSelf moves every thread of this process to core, so that the
+// benchmark's own work (API calls, propagation polling) stays off the
+// server's core. Threads created later inherit the affinity.
+func (p pinning) pinSelf(core int) error {
+	if p.taskset == "" {
+		return nil
+	}
+	out, err := exec.Command(p.taskset, "-a", "-p", "-c", strconv.Itoa(core), strconv.Itoa(os.Getpid())).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("taskset: %v: %s", err, out)
+	}
+	return nil
+}
+
+func (p pinning) describe() string {
+	if p.taskset == "" {
+		return "NOT pinned (taskset from util-linux is missing): server and load generator share the cores"
+	}
+	return "server (cdnd serve / nginx master+worker) on core 0 (`taskset -c 0`); load generator, SDK calls and polling on core 1 (`taskset -c 1`)"
+}
+
+// freePorts reserves n loopback ports by binding and releasing them. A
+// port could be taken between release and use; on loopback in a benchmark
+// that does not happen in practice, and a clash fails the start loudly.
+func freePorts(n int) ([]int, error) {
+	var lns []net.Listener
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	var ports []int
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// machineCPU is the CPU time all processes on the machine have used (user,
+// nice and system of the "cpu" line of /proc/stat): with the CPU times of
+// the processes under test it tells how much else was running.
+func machineCPU() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 4 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: unexpected format")
+	}
+	var sum int64
+	for _, s := range f[1:4] {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		sum += v
+	}
+	return time.Duration(sum) * time.Second / clockTicks, nil
+}
+
+// otherLoad is the CPU (in cores) used over window by processes other than
+// pids, measured by sleeping through it.
+func otherLoad(pids []int, window time.Duration) (float64, error) {
+	m0, err := machineCPU()
+	if err != nil {
+		return 0, err
+	}
+	p0, err := cpuTimes(pids)
+	if err != nil {
+		return 0, err
+	}
+	time.Sleep(window)
+	m1, err := machineCPU()
+	if err != nil {
+		return 0, err
+	}
+	p1, err := cpuTimes(pids)
+	if err != nil {
+		return 0, err
+	}
+	return ((m1 - m0) - (p1 - p0)).Seconds() / window.Seconds(), nil
+}
+
+// waitQuiet waits, up to within, until processes other than pids (and this
+// one) use less than a tenth of a core, so that a measurement does not
+// start while something else (a build, a test) runs on the machine. It
+// returns how long it waited and the load last seen.
+func waitQuiet(pids []int, within time.Duration) (time.Duration, float64, error) {
+	start := time.Now()
+	pids = append(pids, os.Getpid())
+	for {
+		load, err := otherLoad(pids, time.Second)
+		if err != nil || load < 0.1 || time.Since(start) >= within {
+			return time.Since(start), load, err
+		}
+	}
+}
