@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/cdnd/cdnd/internal/edge"
 	"github.com/cdnd/cdnd/internal/keyring"
+	"github.com/cdnd/cdnd/internal/server"
 	"github.com/cdnd/cdnd/internal/store"
 )
 
@@ -132,6 +134,7 @@ func diagnoseMain(args []string) error {
 	loadProfile := fs.String("loadprofile", "", "then serve HTTPS in process, warm every certificate and write a CPU profile of a saturated handshake run here")
 	cacheSize := fs.Int("cache-size", 0, "edge certificate cache size (default: every certificate)")
 	duration := fs.Duration("duration", 10*time.Second, "length of the profiled handshake run")
+	serve := fs.Bool("serve", false, "instead: start the whole of cdnd serve (internal/server) in this process and report (and -heapprofile) its idle heap")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -142,6 +145,9 @@ func diagnoseMain(args []string) error {
 	s, err := loadOrSeed(ctx, *cacheDir, *n, logf)
 	if err != nil {
 		return err
+	}
+	if *serve {
+		return diagnoseServe(ctx, s, *cacheSize, *heapProfile)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -246,4 +252,38 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// diagnoseServe starts everything cdnd serve runs (internal/server) in this
+// process on a copy of s and reports its idle heap after GC, to compare
+// with the store and edge alone.
+func diagnoseServe(ctx context.Context, s *seeded, cacheSize int, heapProfile string) error {
+	tmp, err := os.MkdirTemp("", "edgebench-serve-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	dataDir := filepath.Join(tmp, "data")
+	if err := s.copyDataDir(dataDir); err != nil {
+		return err
+	}
+	base := heapAfterGC()
+	t0 := time.Now()
+	srv, err := server.Start(ctx, server.Config{
+		Role: server.RoleServe, DataDir: dataDir, Store: store.Config{DataDir: dataDir},
+		APIAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
+		CertCacheSize: cacheSize, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard,
+		Env: server.Env{RootAccessKeyID: rootAccessKeyID, RootAccessKeySecret: rootAccessKeySecret, AdminToken: adminToken, MasterKey: s.MasterKey},
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Shutdown(context.Background())
+	for !srv.Ready() {
+		time.Sleep(time.Millisecond)
+	}
+	ready := time.Since(t0)
+	heap := heapAfterGC() - base
+	fmt.Printf("diagnose -serve: %d domains: ready in %.3f s; idle heap in use %.1f MB (%s/domain)\n", s.N, ready.Seconds(), heap/(1<<20), bytesPer(heap, s.N))
+	return writeHeapProfile(heapProfile)
 }

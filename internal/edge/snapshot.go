@@ -13,8 +13,16 @@ import (
 	"github.com/cdnd/cdnd/internal/store"
 )
 
-// snapshotDelay coalesces a stream of changes into one snapshot write.
-const snapshotDelay = time.Second
+// Snapshot pacing. A snapshot is the whole served set: at 100k domains a
+// write costs seconds of CPU, which a stream of changes must not take from
+// handshakes. After changes, the next write waits snapshotDelay, at least
+// snapshotMinInterval since the last one, and ten times as long as the
+// last write took (at most a tenth of a core). Staleness is harmless: an
+// edge resumes from the snapshot's revision and catches up.
+const (
+	snapshotDelay       = time.Second
+	snapshotMinInterval = 30 * time.Second
+)
 
 // readSnapshot loads the last snapshot, if any.
 func (e *Edge) readSnapshot() (*store.Served, error) {
@@ -48,7 +56,7 @@ func (e *Edge) writeSnapshot() error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	zw := gzip.NewWriter(tmp)
+	zw, _ := gzip.NewWriterLevel(tmp, gzip.BestSpeed) // the level is valid
 	err = json.NewEncoder(zw).Encode(store.Served{Revision: rev, ClusterID: e.clusterID.Load(), Domains: domains, Certs: certs})
 	err = errors.Join(err, zw.Close(), tmp.Sync(), tmp.Close())
 	if err != nil {
@@ -60,10 +68,14 @@ func (e *Edge) writeSnapshot() error {
 // snapshotLoop writes a snapshot shortly after changes stop arriving, and a
 // last one when the edge stops.
 func (e *Edge) snapshotLoop(ctx context.Context) {
+	var last time.Time
+	var took time.Duration
 	write := func() {
+		start := time.Now()
 		if err := e.writeSnapshot(); err != nil {
 			e.log.Warn("edge: writing the snapshot failed", "path", e.snapshotPath, "err", err)
 		}
+		last, took = start, time.Since(start)
 	}
 	for {
 		select {
@@ -72,11 +84,15 @@ func (e *Edge) snapshotLoop(ctx context.Context) {
 			return
 		case <-e.snapshotNow:
 		}
+		wait := snapshotDelay
+		if !last.IsZero() {
+			wait = max(wait, time.Until(last.Add(snapshotMinInterval)), 10*took)
+		}
 		select {
 		case <-ctx.Done():
 			write()
 			return
-		case <-time.After(snapshotDelay):
+		case <-time.After(wait):
 		}
 		write()
 	}

@@ -142,6 +142,10 @@ func startEmbedded(ctx context.Context, dir string, log *zap.Logger) (*embed.Etc
 	cfg.AutoCompactionMode = embed.CompactorModePeriodic
 	cfg.AutoCompactionRetention = "1h"
 	cfg.QuotaBackendBytes = 8 << 30
+	// Snapshot the raft log more often than etcd's default, so that a
+	// restart replays fewer entries (measured with 100k domains: thousands
+	// of "too many requests" retries while a long log replays).
+	cfg.SnapshotCount = 4000
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: start embedded etcd in %s: %w", dir, err)
