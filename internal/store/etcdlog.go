@@ -34,6 +34,9 @@ func (c *slogCore) With(fields []zapcore.Field) zapcore.Core {
 // member reached only in-process (no client authentication).
 var benignEtcdWarnings = map[string]bool{
 	"simple token is not cryptographically signed": true,
+	// The embedded member's client port is never used (cdnd talks to it
+	// in-process), so sharing it between HTTP and gRPC does not matter.
+	"Running http and grpc server on single port. This is not recommended for production.": true,
 }
 
 func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
