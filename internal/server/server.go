@@ -380,7 +380,8 @@ func (s *Server) Shutdown(ctx context.Context) {
 		s.cancel()
 	}
 	s.wg.Wait()
-	if err := s.store.Close(); err != nil {
+	// The in-process client reports its own cancellation when closed.
+	if err := s.store.Close(); err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Warn("closing store", "err", err)
 	}
 }
