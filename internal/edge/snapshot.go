@@ -114,6 +114,11 @@ func (e *Edge) startFromSnapshot() bool {
 		return false
 	}
 	e.load(s)
+	// What was just read need not be written back.
+	select {
+	case <-e.snapshotNow:
+	default:
+	}
 	e.log.Info("edge: serving the snapshot until the store answers", "revision", s.Revision, "domains", len(s.Domains))
 	return true
 }
