@@ -2,11 +2,11 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -30,28 +30,84 @@ type Change struct {
 	Deleted bool
 }
 
-// LoadServed reads every domain and certificate in one consistent read.
+// servedPage is how many records LoadServed reads per request. At 100k
+// domains the served set is hundreds of megabytes: read at once, the
+// response, its decoded form and the edge's index would all be live
+// together, and the decoding could not start before the last byte came.
+// Pages are large because etcd counts the whole rest of the range on
+// every limited read (mvcc treeIndex.Revisions): n records in pages of p
+// cost n²/2p key visits, 2M at 200k records, ≈0.1 s.
+const servedPage = 20000
+
+// LoadServed reads every domain and certificate as of one revision, a page
+// at a time: the next page is fetched while this one is decoded.
 func (s *Store) LoadServed(ctx context.Context) (*Served, error) {
-	resp, err := s.cli.Get(lead(ctx), s.abs(servedDir), clientv3.WithPrefix())
-	if err != nil {
-		return nil, wrap(err)
-	}
-	out := &Served{Revision: resp.Header.Revision, ClusterID: resp.Header.ClusterId}
-	for _, kv := range resp.Kvs {
-		c := s.decodeServed(kv.Key, kv.Value, false)
-		switch {
-		case c.Deleted:
-		case c.Domain != nil:
-			out.Domains = append(out.Domains, *c.Domain)
-		case c.Cert != nil:
-			out.Certs = append(out.Certs, *c.Cert)
+	ctx, cancel := context.WithCancel(lead(ctx))
+	defer cancel()
+	pages := make(chan *clientv3.GetResponse, 1)
+	fetched := make(chan error, 1)
+	go func() { fetched <- s.readServed(ctx, pages) }()
+	var out *Served
+	for resp := range pages {
+		if out == nil {
+			// Later pages are read at this revision; their headers carry
+			// the store's current one.
+			out = &Served{Revision: resp.Header.Revision, ClusterID: resp.Header.ClusterId}
 		}
+		for _, kv := range resp.Kvs {
+			c := s.decodeServed(kv.Key, kv.Value, false)
+			switch {
+			case c.Deleted:
+			case c.Domain != nil:
+				out.Domains = append(out.Domains, *c.Domain)
+			case c.Cert != nil:
+				out.Certs = append(out.Certs, *c.Cert)
+			}
+		}
+	}
+	if err := <-fetched; err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
+// readServed sends the served records to pages, servedPage at a time, all
+// at the revision of the first page, then closes pages. The first page is
+// sent even when empty: it carries the revision.
+func (s *Store) readServed(ctx context.Context, pages chan<- *clientv3.GetResponse) error {
+	defer close(pages)
+	from, end := s.abs(servedDir), clientv3.GetPrefixRangeEnd(s.abs(servedDir))
+	var rev int64
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(servedPage)}
+		if rev != 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		resp, err := s.cli.Get(ctx, from, opts...)
+		if err != nil {
+			return wrap(err)
+		}
+		if rev == 0 {
+			rev = resp.Header.Revision
+		}
+		select {
+		case pages <- resp:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return nil
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
 // decodeServed turns a served key and value into a Change. The key names
-// the record; the value cannot rename it. A value that does not decode is
+// the record; the value cannot rename it. The records are decoded with
+// encoding/json/v2 (its mirror module until Go 1.27 makes it standard):
+// they are written by encoding/json, which v2 reads the same way for
+// these types, and v2 decodes them about three times as fast, which is
+// most of an edge's start-up at 100k domains. A value that does not decode is
 // logged and treated as a deletion: the edge stops serving that record
 // rather than stopping altogether, and never serves what it cannot read.
 func (s *Store) decodeServed(key, value []byte, deleted bool) Change {
@@ -70,7 +126,7 @@ func (s *Store) decodeServed(key, value []byte, deleted bool) Change {
 		return c
 	}
 	if !deleted {
-		if err := json.Unmarshal(value, v); err != nil {
+		if err := jsonv2.Unmarshal(value, v); err != nil {
 			s.log.Error("store: a served record does not decode; it is not served", "key", rel, "err", err)
 			c.Deleted = true
 		}

@@ -2,14 +2,18 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/cdnd/cdnd/internal/keyring"
 )
 
 type applied struct {
@@ -370,5 +374,85 @@ func TestMalformedServedRecord(t *testing.T) {
 	}
 	if a := next(t, calls); len(a.changes) != 1 || a.changes[0].Deleted {
 		t.Fatalf("the watch did not go on: %+v", a.changes)
+	}
+}
+
+// TestLoadServedPages: a served set larger than a page is read whole, in
+// key order, at the first page's revision even while it changes.
+func TestLoadServedPages(t *testing.T) {
+	st := newStore(t)
+	ctx := t.Context()
+	const n = 2*servedPage + 1
+	for i := 0; i < n; i += 100 {
+		txn := st.Txn()
+		for j := i; j < min(i+100, n); j++ {
+			name := fmt.Sprintf("d%05d.example.com", j)
+			txn.Put(DomainKey(name), testDomain(name, "acct", ""))
+		}
+		commit(t, txn)
+	}
+	before := commit(t, st.Txn().Put(CertKey("acct", "c"), testCert("acct", "c")))
+
+	// Changes made during the load (to a domain read early and to one
+	// read late) must not show.
+	go func() {
+		for i := 0; i < 20 && ctx.Err() == nil; i++ {
+			_, _ = st.Txn().Delete(DomainKey("d00000.example.com")).Put(DomainKey(fmt.Sprintf("d%05d.example.com", n-1)), testDomain("changed", "other", "")).Commit(ctx)
+		}
+	}()
+	s, err := st.LoadServed(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Certs) != 1 || s.Revision < before {
+		t.Fatalf("LoadServed = rev %d (want >= %d), %d certs", s.Revision, before, len(s.Certs))
+	}
+	if len(s.Domains) == n {
+		for i, d := range s.Domains {
+			if want := fmt.Sprintf("d%05d.example.com", i); d.Name != want || d.AccountID != "acct" {
+				t.Fatalf("domain %d = %s of %s; want %s of acct", i, d.Name, d.AccountID, want)
+			}
+		}
+		return
+	}
+	// The load may have begun after a concurrent change: then it holds
+	// the changed set, whole.
+	if len(s.Domains) != n-1 || s.Domains[0].Name != "d00001.example.com" || s.Domains[n-2].AccountID != "other" {
+		t.Fatalf("LoadServed at %d: %d domains, first %s, last of %s: a mix of revisions", s.Revision, len(s.Domains), s.Domains[0].Name, s.Domains[len(s.Domains)-1].AccountID)
+	}
+}
+
+// TestServedDecodesWhatIsWritten: records are written with encoding/json
+// and read back with encoding/json/v2; every field must survive.
+func TestServedDecodesWhatIsWritten(t *testing.T) {
+	st := newStore(t)
+	at := time.Date(2026, 11, 26, 21, 0, 0, 123456789, time.UTC)
+	dom := Domain{Name: "full.example.com", DomainID: 42, AccountID: "1234", CdnType: "web", Scope: "domestic",
+		Sources:         []Source{{Type: "ipaddr", Content: "192.0.2.1", Port: 443, Priority: "20", Weight: "10"}, {Type: "domain", Content: "o.example", Port: 80, Priority: "30", Weight: "5"}},
+		ResourceGroupID: "rg-1", CheckURL: "http://full.example.com/ok", Status: "online", Mode: "safe",
+		Created: at, Modified: at.Add(time.Hour), HTTPS: &Binding{CertName: "c<&>\"é", CertType: "cas", Updated: at}}
+	cert := Cert{AccountID: "1234", Name: "c<&>\"é", CertID: 987654321, ChainPEM: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+		Key: keyring.Sealed{KeyID: "k1", Nonce: []byte{0, 1, 2, 255}, Data: []byte("sealed\x00bytes")}, Fingerprint: "ab12",
+		CommonName: "full.example.com", Names: []string{"full.example.com", "*.full.example.com"}, Issuer: "CA \u2028",
+		NotBefore: at, NotAfter: at.AddDate(1, 0, 0), Created: at, Updated: at}
+	for _, rec := range []struct {
+		key  Key
+		v    any
+		read func(Change) any
+	}{
+		{DomainKey(dom.Name), dom, func(c Change) any { return *c.Domain }},
+		{CertKey(cert.AccountID, cert.Name), cert, func(c Change) any { return *c.Cert }},
+	} {
+		raw, err := json.Marshal(rec.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := st.decodeServed([]byte(st.abs(rec.key)), raw, false)
+		if c.Deleted {
+			t.Fatalf("%s does not decode", rec.key)
+		}
+		if got := rec.read(c); !reflect.DeepEqual(got, rec.v) {
+			t.Errorf("%s:\n got %+v\nwant %+v", rec.key, got, rec.v)
+		}
 	}
 }
