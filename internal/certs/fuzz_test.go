@@ -3,6 +3,7 @@ package certs_test
 import (
 	"bytes"
 	"crypto"
+	"crypto/x509"
 	"errors"
 	"regexp"
 	"strings"
@@ -188,6 +189,31 @@ func FuzzCovers(f *testing.F) {
 					t.Fatalf("wildcard coverage wrong for %q", host)
 				}
 			}
+		}
+	})
+}
+
+// FuzzKeyMatchesDER: any bytes as a leaf either match the key or not, never
+// panic, and a certificate that matches carries the key's public half.
+func FuzzKeyMatchesDER(f *testing.F) {
+	chainPEM, keyPEM := certstest.Valid(f, "fuzz.example")
+	chain, err := certs.ParseChain(chainPEM)
+	if err != nil {
+		f.Fatal(err)
+	}
+	key, err := certs.ParseKey(keyPEM)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(chain.Leaf.Raw)
+	f.Add(chain.Certs[1].Raw)
+	f.Add(chain.Leaf.Raw[:100])
+	f.Fuzz(func(t *testing.T, der []byte) {
+		if !certs.KeyMatchesDER(der, key) {
+			return
+		}
+		if c, err := x509.ParseCertificate(der); err == nil && !certs.KeyMatches(c, key) {
+			t.Fatalf("matched %x, a certificate of another key", der)
 		}
 	})
 }

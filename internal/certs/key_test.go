@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -255,8 +256,12 @@ func TestKeyMatches(t *testing.T) {
 		{"Ed25519 key, RSA cert", rsaChain, edKey, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := certs.KeyMatches(mustLeaf(t, tc.chain), mustKey(t, tc.key)); got != tc.want {
+			leaf, key := mustLeaf(t, tc.chain), mustKey(t, tc.key)
+			if got := certs.KeyMatches(leaf, key); got != tc.want {
 				t.Fatalf("KeyMatches = %v, want %v", got, tc.want)
+			}
+			if got := certs.KeyMatchesDER(leaf.Raw, key); got != tc.want {
+				t.Fatalf("KeyMatchesDER = %v, want %v", got, tc.want)
 			}
 		})
 	}
@@ -268,7 +273,23 @@ func TestKeyMatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if certs.KeyMatches(c.Certs[1], mustKey(t, ecKey)) {
+	if certs.KeyMatches(c.Certs[1], mustKey(t, ecKey)) || certs.KeyMatchesDER(c.Certs[1].Raw, mustKey(t, ecKey)) {
 		t.Error("leaf key matches the CA certificate")
+	}
+	// A leaf that is not one DER certificate matches no key.
+	der := c.Leaf.Raw
+	for name, bad := range map[string][]byte{
+		"empty":          nil,
+		"truncated":      der[:len(der)-1],
+		"trailing bytes": append(slices.Clone(der), 0),
+		"PEM, not DER":   ecChain,
+		"cut at the key": der[:bytes.Index(der, c.Leaf.RawSubjectPublicKeyInfo)+10],
+	} {
+		if certs.KeyMatchesDER(bad, mustKey(t, ecKey)) {
+			t.Errorf("KeyMatchesDER(%s) = true", name)
+		}
+	}
+	if certs.KeyMatchesDER(der, nil) {
+		t.Error("KeyMatchesDER with a nil key is true")
 	}
 }

@@ -129,3 +129,17 @@ func BenchmarkApply(b *testing.B) {
 		_ = e.applyRevision(rev, changes)
 	}
 }
+
+// BenchmarkCertParse is turning a certificate record into what a handshake
+// serves: a cache miss (unseal, parse, key check).
+func BenchmarkCertParse(b *testing.B) {
+	rec := issue(b, "parse.bench.test").record(b, acct, "c")
+	entry := newCertEntry(&rec)
+	e := New(Config{Keyring: testKR, Logger: slog.New(slog.DiscardHandler)})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.cache.parse(entry); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

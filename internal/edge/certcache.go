@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"unique"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
@@ -27,11 +29,19 @@ const DefaultCacheSize = 10000
 // The key is the *certEntry itself: new content under the same name is a
 // new entry, so a replaced certificate can never be served from the cache.
 type certCache struct {
-	lru     *lru.Cache[*certEntry, *tls.Certificate]
-	kr      *keyring.Keyring
-	log     *slog.Logger
-	metrics *metrics
+	lru *lru.Cache[*certEntry, *tls.Certificate]
+	// intermediates holds the decoded DER of each distinct run of
+	// intermediates, so that every parsed certificate of one CA shares it
+	// as the compact records do (compactChain).
+	intermediates *lru.Cache[unique.Handle[string], [][]byte]
+	kr            *keyring.Keyring
+	log           *slog.Logger
+	metrics       *metrics
 }
+
+// intermediateRuns bounds the distinct runs of intermediates kept decoded:
+// one per CA (and per CA generation) in use, a few dozen in practice.
+const intermediateRuns = 1024
 
 func newCertCache(size int, kr *keyring.Keyring, log *slog.Logger, m *metrics) *certCache {
 	if size <= 0 {
@@ -41,7 +51,11 @@ func newCertCache(size int, kr *keyring.Keyring, log *slog.Logger, m *metrics) *
 	if err != nil { // only for a non-positive size, excluded above
 		panic(err)
 	}
-	return &certCache{lru: c, kr: kr, log: log, metrics: m}
+	inter, err := lru.New[unique.Handle[string], [][]byte](intermediateRuns)
+	if err != nil {
+		panic(err)
+	}
+	return &certCache{lru: c, intermediates: inter, kr: kr, log: log, metrics: m}
 }
 
 // get returns the parsed certificate of e, parsing it if needed.
@@ -89,16 +103,29 @@ func (c *certCache) drop(entries []*certEntry) {
 // fails the same domains, but visibly and once.
 var errKeyMismatch = errors.New("edge: private key does not match the leaf certificate")
 
-// parse unseals the key and parses chain and key into a tls.Certificate.
-// Leaf stays unset: a server that picks its certificate in GetCertificate
-// never reads it, and a parsed leaf kept per cached certificate (≈2.7 KB)
-// is heap the garbage collector scans on every cycle (measured: +7%
-// handshakes per CPU-second at 100k cached certificates without it).
+// parse unseals the key and turns chain and key into a tls.Certificate.
+//
+// The chain is only PEM-decoded, not parsed: the API stored it validated
+// and in serving order (leaf first), and a server that picks its
+// certificate in GetCertificate needs the DER and the key, nothing else.
+// Parsing the leaf and the CA with crypto/x509 was half the cost of a cache
+// miss. The key is still checked against the leaf's public key info, so a
+// damaged record is refused here, once, rather than failing every
+// handshake at the client. Leaf stays unset for the same reason: a parsed
+// leaf kept per cached certificate (≈2.7 KB) is heap the garbage collector
+// scans on every cycle.
 func (c *certCache) parse(e *certEntry) (*tls.Certificate, error) {
 	if c.kr == nil {
 		return nil, errors.New("edge: no keyring configured")
 	}
-	chain, err := certs.ParseChain([]byte(e.chain.String()))
+	leaf, err := certificatesDER(e.chain.leaf)
+	if err == nil && len(leaf) != 1 {
+		err = fmt.Errorf("%d certificates where the leaf should be", len(leaf))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("edge: chain: %w", err)
+	}
+	rest, err := c.intermediatesOf(e.chain.rest)
 	if err != nil {
 		return nil, fmt.Errorf("edge: chain: %w", err)
 	}
@@ -111,11 +138,28 @@ func (c *certCache) parse(e *certEntry) (*tls.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("edge: key: %w", err)
 	}
-	if !certs.KeyMatches(chain.Leaf, key) {
+	if !certs.KeyMatchesDER(leaf[0], key) {
 		return nil, errKeyMismatch
 	}
 	return &tls.Certificate{
-		Certificate: chain.DER,
+		Certificate: append(leaf, rest...),
 		PrivateKey:  key,
 	}, nil
+}
+
+// intermediatesOf returns the decoded DER of a run of intermediates, shared
+// with every certificate that carries the same run.
+func (c *certCache) intermediatesOf(run unique.Handle[string]) ([][]byte, error) {
+	if der, ok := c.intermediates.Get(run); ok {
+		return der, nil
+	}
+	der, err := certificatesDER(run.Value())
+	if err != nil {
+		return nil, err
+	}
+	// Capacity = length, so appending to it (as parse does, after the
+	// leaf) can never write into the shared array.
+	der = slices.Clip(der)
+	c.intermediates.Add(run, der)
+	return der, nil
 }

@@ -1,6 +1,10 @@
 package edge
 
 import (
+	"bytes"
+	"encoding/pem"
+	"errors"
+	"fmt"
 	"strings"
 	"unique"
 )
@@ -35,4 +39,26 @@ func (c compactChain) String() string { return c.leaf + c.rest.Value() }
 // is reports whether the chain is pem, without building it.
 func (c compactChain) is(pem string) bool {
 	return strings.HasPrefix(pem, c.leaf) && pem[len(c.leaf):] == c.rest.Value()
+}
+
+// certificatesDER decodes PEM text that holds nothing but CERTIFICATE
+// blocks (a stored chain, or a part of one) into their DER.
+func certificatesDER(text string) ([][]byte, error) {
+	var der [][]byte
+	rest := []byte(text)
+	for {
+		block, after := pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			// Not named: it could be a key pasted into the chain.
+			return nil, errors.New("a block that is not a certificate in the chain")
+		}
+		der, rest = append(der, block.Bytes), after
+	}
+	if len(bytes.TrimSpace(rest)) != 0 {
+		return nil, fmt.Errorf("%d bytes that are not a PEM certificate", len(rest))
+	}
+	return der, nil
 }
