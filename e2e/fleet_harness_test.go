@@ -15,7 +15,6 @@ package e2e
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -48,6 +47,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cdnd/cdnd/internal/certs/certstest"
+	"github.com/cdnd/cdnd/internal/edge"
 	"github.com/cdnd/cdnd/internal/store"
 )
 
@@ -860,12 +860,12 @@ func (f *fleet) waitServed(sni, want string, within time.Duration, edges ...*fle
 	}
 }
 
-// snapshotCovers waits until the edge's snapshot (DATA_DIR/edge-snapshot.json.gz)
-// holds each domain bound to the named certificate: it is written about a
-// second after changes stop, and a killed edge restarts from it.
+// snapshotCovers waits until the edge's snapshot (DATA_DIR/edge-snapshot and
+// its journal) holds each domain bound to the named certificate: a killed
+// edge restarts from it.
 func (f *fleet) snapshotCovers(edge *fleetProc, bound map[string]string) {
 	f.t.Helper()
-	path := filepath.Join(f.dir, edge.name, "edge-snapshot.json.gz")
+	path := filepath.Join(f.dir, edge.name, "edge-snapshot")
 	var last string
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		s, err := readFleetSnapshot(path)
@@ -894,15 +894,5 @@ func (f *fleet) snapshotCovers(edge *fleetProc, bound map[string]string) {
 }
 
 func readFleetSnapshot(path string) (*store.Served, error) {
-	file, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer file.Close()
-	zr, err := gzip.NewReader(file)
-	if err != nil {
-		return nil, err
-	}
-	var s store.Served
-	return &s, json.NewDecoder(zr).Decode(&s)
+	return edge.ReadSnapshot(path)
 }

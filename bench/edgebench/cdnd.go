@@ -215,9 +215,9 @@ func (p *cdndProc) waitIdleMemory(within time.Duration) (idleMemory, error) {
 }
 
 // waitCPUIdle waits, up to within, until cdnd has used under 5% of a core
-// for two seconds in a row: work a change leaves behind (the edge writes
-// its fail-static snapshot about a second after changes stop) belongs to
-// the change, and must not spill into the next measurement.
+// for two seconds in a row: work a change leaves behind (the edge's
+// snapshot journal, and now and then a new snapshot base) belongs to the
+// change, and must not spill into the next measurement.
 func (p *cdndProc) waitCPUIdle(within time.Duration) (time.Duration, error) {
 	start := time.Now()
 	quiet := 0

@@ -304,7 +304,7 @@ func (r *report) printCost(w io.Writer) {
 		return
 	}
 	fmt.Fprintf(w, "## Cost of a change (%d domains loaded)\n\n", r.cfg.sizes[len(r.cfg.sizes)-1])
-	fmt.Fprintf(w, "CPU: utime+stime of the cdnd process (/proc/PID/stat, 10 ms ticks) over a stream of %d SetDomainServerCertificate calls at %.0f/s and until cdnd was idle again (%.1f s after the last call returned), minus its idle use (%.1f ms/s) over the same time, divided by the count. cdnd serve is one process: this includes the API (signature check, nonce, certificate parsing and sealing), the etcd transaction, the edge applying the watch event, and whatever the changes leave behind (the edge's fail-static snapshot, rewritten about a second after changes stop).\n\n",
+	fmt.Fprintf(w, "CPU: utime+stime of the cdnd process (/proc/PID/stat, 10 ms ticks) over a stream of %d SetDomainServerCertificate calls at %.0f/s and until cdnd was idle again (%.1f s after the last call returned), minus its idle use (%.1f ms/s) over the same time, divided by the count. cdnd serve is one process: this includes the API (signature check, nonce, certificate parsing and sealing), the etcd transaction, the edge applying the watch event, and whatever the changes leave behind (the edge appends each change to its fail-static snapshot's journal, fsynced, and rewrites the snapshot's base when the journal outgrows it).\n\n",
 		c.changes, c.streamRate, (c.trailing - 2*time.Second).Seconds(), 1000*c.idlePerSecond)
 	fmt.Fprintf(w, "Latency: open-loop handshakes at %.0f/s (%.0f%% of the saturated rate, latency counted from the scheduled start), %d runs each without and with a stream of %.0f changes/s.\n\n",
 		c.pacedRate, 100*r.cfg.pacedFrac, len(c.with), c.streamRate)

@@ -22,15 +22,23 @@ type compactChain struct {
 const endCertificate = "-----END CERTIFICATE-----"
 
 func newCompactChain(pem string) compactChain {
+	leaf, rest := splitChain(pem)
+	return compactChain{leaf: strings.Clone(leaf), rest: unique.Make(rest)}
+}
+
+// splitChain cuts a PEM chain after its first certificate (and the line
+// breaks that follow it): the leaf, and the intermediates it shares with
+// every certificate of its CA.
+func splitChain(pem string) (leaf, intermediates string) {
 	i := strings.Index(pem, endCertificate)
 	if i < 0 {
-		return compactChain{leaf: strings.Clone(pem), rest: unique.Make("")}
+		return pem, ""
 	}
 	i += len(endCertificate)
 	for i < len(pem) && (pem[i] == '\n' || pem[i] == '\r') {
 		i++
 	}
-	return compactChain{leaf: strings.Clone(pem[:i]), rest: unique.Make(pem[i:])}
+	return pem[:i], pem[i:]
 }
 
 // String is the chain as stored.

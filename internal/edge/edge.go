@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,8 +28,10 @@ type Config struct {
 	// (or there is none). Nil: such handshakes fail with unrecognized_name.
 	DefaultCert *tls.Certificate
 	// SnapshotPath, if set, is a file where the edge keeps what it serves
-	// (private keys still sealed), so that it starts serving with the store
-	// unreachable and catches up from the snapshot's revision.
+	// (private keys still sealed), with a journal of what changed since at
+	// SnapshotPath + ".journal", so that it starts serving with the store
+	// unreachable and catches up from the snapshot's revision. The edge then
+	// acknowledges a revision to the store only once both files hold it.
 	SnapshotPath string
 }
 
@@ -52,11 +55,15 @@ type Edge struct {
 	domains atomic.Int64
 	// reportNow wakes the reporter; capacity 1, so signals coalesce.
 	reportNow chan struct{}
-	// snapshotPath, snapshotNow and clusterID serve the fail-static
-	// snapshot (snapshot.go).
+	// snapshotPath, snap (nil without a path), journalFloor and clusterID
+	// serve the fail-static snapshot (snapshot.go, snapshotwriter.go).
 	snapshotPath string
-	snapshotNow  chan struct{}
+	snap         *snapshotQueue
+	journalFloor int64
 	clusterID    atomic.Uint64
+	// loading is held across a full load and while the snapshot writer
+	// reads the index for a base.
+	loading sync.Mutex
 }
 
 // New returns an edge that serves nothing until Run has loaded the store.
@@ -76,7 +83,13 @@ func New(cfg Config) *Edge {
 		reportNow: make(chan struct{}, 1),
 
 		snapshotPath: cfg.SnapshotPath,
-		snapshotNow:  make(chan struct{}, 1),
+		journalFloor: defaultJournalFloor,
+	}
+	if cfg.SnapshotPath != "" {
+		e.snap = &snapshotQueue{wake: make(chan struct{}, 1), durableChanged: func(rev int64) {
+			m.snapshotDurable.Set(float64(rev))
+			e.wakeReporter()
+		}}
 	}
 	e.tls = e.newTLSConfig(cfg.DefaultCert)
 	e.proxy = e.newProxy()

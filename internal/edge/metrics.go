@@ -16,6 +16,9 @@ type metrics struct {
 	cacheHit    prometheus.Counter
 	cacheMiss   prometheus.Counter
 	cacheError  prometheus.Counter
+
+	snapshotDurable prometheus.Gauge
+	snapshotWrite   *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -35,11 +38,22 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "cdnd_edge_cert_cache_total",
 		Help: "Parsed-certificate cache lookups by result: hit, miss (parsed now) or error (unusable certificate).",
 	}, []string{"result"})
+	snapshotDurable := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "cdnd_edge_snapshot_durable_revision",
+		Help: "Last store revision the edge's snapshot files hold: what it acknowledges. Below cdnd_edge_applied_revision for long, the snapshot cannot be written.",
+	})
+	snapshotWrite := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "cdnd_edge_snapshot_write_seconds",
+		Help:    "Snapshot writes by kind: base (the whole served set) or journal (an append of pending revisions and its fsync).",
+		Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
+	}, []string{"kind"})
 	if reg != nil {
 		domains = register(reg, domains)
 		applied = register(reg, applied)
 		handshakes = register(reg, handshakes)
 		cache = register(reg, cache)
+		snapshotDurable = register(reg, snapshotDurable)
+		snapshotWrite = register(reg, snapshotWrite)
 	}
 	return &metrics{
 		domains:     domains,
@@ -49,6 +63,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		cacheHit:    cache.WithLabelValues("hit"),
 		cacheMiss:   cache.WithLabelValues("miss"),
 		cacheError:  cache.WithLabelValues("error"),
+
+		snapshotDurable: snapshotDurable,
+		snapshotWrite:   snapshotWrite,
 	}
 }
 

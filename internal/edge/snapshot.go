@@ -1,118 +1,193 @@
 package edge
 
 import (
-	"compress/gzip"
-	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"time"
+	"strings"
 
 	"github.com/cdnd/cdnd/internal/store"
 )
 
-// Snapshot pacing. A snapshot is the whole served set: at 100k domains a
-// write costs seconds of CPU, which a stream of changes must not take from
-// handshakes. After changes, the next write waits snapshotDelay and at
-// least ten times as long as the last write took, so snapshots take at
-// most a tenth of a core: a small set is saved within a second, 100k
-// domains every twenty seconds or so under a stream of changes.
-const snapshotDelay = time.Second
+// The fail-static snapshot is two files: the base (snapshotbase.go) at
+// Config.SnapshotPath, the whole served set at one revision, and the
+// journal (journal.go) next to it, the revisions applied since. An edge
+// restarted while the store is unreachable serves base + journal, and one
+// restarted with the store reachable resumes its watch from there.
+// snapshotwriter.go keeps them up to date.
 
-// readSnapshot loads the last snapshot, if any.
-func (e *Edge) readSnapshot() (*store.Served, error) {
-	f, err := os.Open(e.snapshotPath)
+// journalPath is where the journal of the base at path is kept.
+func journalPath(path string) string { return path + ".journal" }
+
+// ReadSnapshot returns the state an edge with Config.SnapshotPath = path
+// would start from: the base with the consistent prefix of its journal
+// replayed. A damaged or foreign journal is not an error: the edge starts
+// from what it can trust, and so does ReadSnapshot.
+func ReadSnapshot(path string) (*store.Served, error) {
+	s, _, err := readSnapshot(path)
+	return s, err
+}
+
+// snapshotFiles is what reading the snapshot learnt about its files, for
+// the writer to continue them.
+type snapshotFiles struct {
+	base     journalHeader // the base, as its journal names it
+	baseSize int64
+	// journalLen is the journal's consistent prefix (0: no journal of this
+	// base) and journalLast its last revision; journalErr says why the
+	// journal was ignored or cut short.
+	journalLen  int64
+	journalLast int64
+	journalErr  error
+}
+
+// readSnapshot reads the base at path and replays its journal.
+func readSnapshot(path string) (*store.Served, *snapshotFiles, error) {
+	s, size, err := readBase(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	files := &snapshotFiles{base: journalHeader{ClusterID: s.ClusterID, BaseRevision: s.Revision}, baseSize: size}
+	f, err := os.Open(journalPath(path))
+	if errors.Is(err, os.ErrNotExist) {
+		return s, files, nil
+	}
+	if err != nil {
+		files.journalErr = err
+		return s, files, nil
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
+	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("edge: snapshot %s: %w", e.snapshotPath, err)
+		files.journalErr = err
+		return s, files, nil
 	}
-	var s store.Served
-	if err := json.NewDecoder(zr).Decode(&s); err != nil {
-		return nil, fmt.Errorf("edge: snapshot %s: %w", e.snapshotPath, err)
+	var replay *replayed
+	files.journalLen, files.journalLast, files.journalErr = readJournal(f, fi.Size(), files.base, func(rec *journalRecord) {
+		if replay == nil {
+			replay = newReplayed(s)
+		}
+		replay.apply(rec.Changes)
+	})
+	if replay != nil {
+		s = replay.served(files.journalLast, s.ClusterID)
 	}
-	return &s, nil
+	return s, files, nil
 }
 
-// writeSnapshot saves what the index serves, atomically: a crash leaves the
-// previous snapshot or the new one, never half of one. Private keys are
-// written as the store holds them, sealed.
-func (e *Edge) writeSnapshot() error {
-	if !e.ready.Load() {
-		return nil
-	}
-	rev := e.Applied()
-	domains, certs := e.idx.records()
-	tmp, err := os.CreateTemp(filepath.Dir(e.snapshotPath), ".snapshot-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	zw, _ := gzip.NewWriterLevel(tmp, gzip.BestSpeed) // the level is valid
-	err = json.NewEncoder(zw).Encode(store.Served{Revision: rev, ClusterID: e.clusterID.Load(), Domains: domains, Certs: certs})
-	err = errors.Join(err, zw.Close(), tmp.Sync(), tmp.Close())
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), e.snapshotPath)
+// replayed is a served set being brought forward by journal records, keyed
+// as the index keys it so that a change replaces or deletes what it would
+// there.
+type replayed struct {
+	domains map[string]store.Domain
+	certs   map[certRef]store.Cert
 }
 
-// snapshotLoop writes a snapshot shortly after changes stop arriving, and a
-// last one when the edge stops.
-func (e *Edge) snapshotLoop(ctx context.Context) {
-	var last time.Time
-	var took time.Duration
-	write := func() {
-		start := time.Now()
-		if err := e.writeSnapshot(); err != nil {
-			e.log.Warn("edge: writing the snapshot failed", "path", e.snapshotPath, "err", err)
-		}
-		last, took = start, time.Since(start)
+func newReplayed(s *store.Served) *replayed {
+	r := &replayed{domains: make(map[string]store.Domain, len(s.Domains)), certs: make(map[certRef]store.Cert, len(s.Certs))}
+	for _, d := range s.Domains {
+		r.domains[strings.ToLower(d.Name)] = d
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			write()
-			return
-		case <-e.snapshotNow:
-		}
-		wait := max(snapshotDelay, time.Until(last.Add(10*took)))
-		select {
-		case <-ctx.Done():
-			write()
-			return
-		case <-time.After(wait):
-		}
-		write()
+	for _, c := range s.Certs {
+		r.certs[certRef{account: c.AccountID, name: c.Name}] = c
 	}
+	return r
+}
+
+func (r *replayed) apply(changes []store.Change) {
+	for _, c := range changes {
+		switch {
+		case c.Domain != nil:
+			name := strings.ToLower(c.Domain.Name)
+			if c.Deleted {
+				delete(r.domains, name)
+			} else {
+				r.domains[name] = *c.Domain
+			}
+		case c.Cert != nil:
+			ref := certRef{account: c.Cert.AccountID, name: c.Cert.Name}
+			if c.Deleted {
+				delete(r.certs, ref)
+			} else {
+				r.certs[ref] = *c.Cert
+			}
+		}
+	}
+}
+
+func (r *replayed) served(rev int64, cluster uint64) *store.Served {
+	s := &store.Served{Revision: rev, ClusterID: cluster, Domains: make([]store.Domain, 0, len(r.domains)), Certs: make([]store.Cert, 0, len(r.certs))}
+	for _, d := range r.domains {
+		s.Domains = append(s.Domains, d)
+	}
+	for _, c := range r.certs {
+		s.Certs = append(s.Certs, c)
+	}
+	return s
 }
 
 // startFromSnapshot serves the snapshot, if there is one, before the store
 // is reached: an edge restarted during a control-plane outage keeps serving.
-// It reports whether the index now holds it.
-func (e *Edge) startFromSnapshot() bool {
-	if e.snapshotPath == "" {
-		return false
-	}
-	s, err := e.readSnapshot()
+// It returns the files for the writer to continue, nil when the index does
+// not hold a snapshot.
+func (e *Edge) startFromSnapshot() *snapshotFiles {
+	s, files, err := readSnapshot(e.snapshotPath)
 	if errors.Is(err, os.ErrNotExist) {
-		return false
+		return nil
 	}
 	if err != nil {
 		e.log.Warn("edge: ignoring an unreadable snapshot", "err", err)
-		return false
+		return nil
 	}
-	e.load(s)
-	// What was just read need not be written back.
-	select {
-	case <-e.snapshotNow:
-	default:
+	switch {
+	case errors.Is(files.journalErr, errOtherBase):
+		e.log.Warn("edge: ignoring a snapshot journal that does not extend its base", "path", journalPath(e.snapshotPath), "base", s.Revision)
+	case files.journalErr != nil:
+		e.log.Warn("edge: the snapshot journal is damaged; serving its consistent prefix",
+			"path", journalPath(e.snapshotPath), "revision", s.Revision, "err", files.journalErr)
 	}
+	e.install(s)
+	// What was just read is on disk: durable already. This also wakes the
+	// reporter, now that the edge is Ready.
+	e.snap.resumed(s.Revision)
 	e.log.Info("edge: serving the snapshot until the store answers", "revision", s.Revision, "domains", len(s.Domains))
-	return true
+	return files
+}
+
+// replaceFile writes a file through write and puts it at path atomically:
+// a crash leaves the old file or the new one, never part of one, and once
+// it returns the new file survives a crash. The file (0600: it holds sealed
+// keys) is returned open, at its end.
+func replaceFile(path string, write func(*os.File) error) (*os.File, error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return nil, err
+	}
+	err = write(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
+}
+
+// syncDir makes a rename in dir durable: until then a crash may bring back
+// the file the rename replaced.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
 }

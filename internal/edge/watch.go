@@ -33,7 +33,9 @@ const (
 // with backoff (capped at 1s), resuming from the last applied revision. The
 // index keeps serving what it last had all along. Each applied revision is
 // reported through the edge's lease by a separate reporter, which coalesces:
-// at most one report in flight, always of the latest revision.
+// at most one report in flight, always of the latest revision. With a
+// snapshot, Run starts from it (snapshot.go) and a revision is reported
+// only once the snapshot files hold it (snapshotwriter.go).
 func (e *Edge) Run(ctx context.Context) error {
 	if e.store == nil {
 		return errors.New("edge: Config.Store is nil")
@@ -55,14 +57,16 @@ func (e *Edge) Run(ctx context.Context) error {
 	progressDone := make(chan struct{})
 	go func() { defer close(progressDone); e.progressLoop(ctx) }()
 	defer func() { <-progressDone }()
+	loaded := false
 	if e.snapshotPath != "" {
+		files := e.startFromSnapshot()
+		loaded = files != nil
 		snapDone := make(chan struct{})
-		go func() { defer close(snapDone); e.snapshotLoop(ctx) }()
+		go func() { defer close(snapDone); e.snapshotLoop(ctx, files) }()
 		defer func() { <-snapDone }()
 	}
 
 	delay := retryMin
-	loaded := e.startFromSnapshot()
 	for {
 		if loaded && e.clusterID.Load() != 0 {
 			// Resuming a snapshot: only from the cluster it was taken from.
@@ -120,20 +124,32 @@ func (e *Edge) Run(ctx context.Context) error {
 	}
 }
 
-// load installs a full load of the store.
+// load installs a full load of the store. Only a new snapshot base can
+// record it (snapshotwriter.go); the lock keeps the writer from labelling
+// one load's records with another's revision or cluster.
 func (e *Edge) load(s *store.Served) {
-	e.clusterID.Store(s.ClusterID)
+	e.loading.Lock()
+	defer e.loading.Unlock()
+	otherCluster := e.install(s)
+	e.snap.loaded(s.Revision, otherCluster)
+}
+
+// install puts a full set in the index and reports whether it is of
+// another etcd cluster than the one before.
+func (e *Edge) install(s *store.Served) (otherCluster bool) {
+	otherCluster = e.clusterID.Swap(s.ClusterID) != s.ClusterID
 	gone, n := e.idx.replace(s)
 	e.cache.drop(gone)
 	e.setApplied(s.Revision, n)
-	e.contentChanged()
 	if !e.ready.Swap(true) {
 		e.log.Info("edge: ready", "revision", s.Revision, "domains", n, "certs", len(s.Certs))
 	}
+	return otherCluster
 }
 
 // applyRevision applies one revision's changes at once (WatchServed passes
-// a certificate and the domain bound to it in the same call).
+// a certificate and the domain bound to it in the same call), then hands
+// them to the snapshot writer (it keeps the slice: WatchServed allows it).
 func (e *Edge) applyRevision(rev int64, changes []store.Change) error {
 	if rev <= e.Applied() {
 		return nil // already applied (a watch resumed at or before it)
@@ -141,35 +157,33 @@ func (e *Edge) applyRevision(rev int64, changes []store.Change) error {
 	gone, n := e.idx.apply(changes)
 	e.cache.drop(gone)
 	e.setApplied(rev, n)
-	if len(changes) > 0 {
-		e.contentChanged()
-	}
+	e.snap.applied(rev, changes)
 	return nil
 }
 
-// setApplied publishes rev once the index holds it, and wakes the reporter.
+// setApplied publishes rev once the index holds it. Without a snapshot it
+// wakes the reporter; with one, the reporter may report rev only once it
+// is durable, and snapshotQueue.durableChanged wakes it then.
 func (e *Edge) setApplied(rev int64, domains int) {
 	e.domains.Store(int64(domains))
 	e.applied.Store(rev)
 	e.metrics.applied.Set(float64(rev))
 	e.metrics.domains.Set(float64(domains))
+	if e.snap == nil {
+		e.wakeReporter()
+	}
+}
+
+func (e *Edge) wakeReporter() {
 	select {
 	case e.reportNow <- struct{}{}:
-	default: // a report is already due; it will carry this revision
+	default: // a report is already due; it will carry the latest revision
 	}
 }
 
-// contentChanged asks for a new snapshot: what is served changed (a mere
-// progress report does not).
-func (e *Edge) contentChanged() {
-	select {
-	case e.snapshotNow <- struct{}{}:
-	default:
-	}
-}
-
-// reportLoop reports the applied revision whenever it changes (promptly:
-// the API waits on it to leave "configuring") and on a heartbeat. Signals
+// reportLoop reports the acknowledged revision (acknowledged: the applied
+// one, as far as the snapshot holds it) whenever it changes (promptly: the
+// API waits on it to leave "configuring") and on a heartbeat. Signals
 // that arrive while a report is in flight collapse into one, so a stream
 // of changes costs one store write per report round trip, not per change.
 func (e *Edge) reportLoop(ctx context.Context, lease *store.EdgeLease) {
@@ -190,7 +204,7 @@ func (e *Edge) reportLoop(ctx context.Context, lease *store.EdgeLease) {
 		}
 		rctx, cancel := context.WithTimeout(ctx, reportTimeout)
 		err := lease.Report(rctx, store.Edge{
-			Applied:  e.Applied(),
+			Applied:  e.acknowledged(),
 			Domains:  int(e.domains.Load()),
 			Reported: time.Now().UTC(),
 		})
@@ -208,7 +222,7 @@ func (e *Edge) reportLoop(ctx context.Context, lease *store.EdgeLease) {
 			continue
 		}
 		if failing {
-			e.log.Info("edge: reporting the applied revision works again", "applied", e.Applied())
+			e.log.Info("edge: reporting the applied revision works again", "applied", e.acknowledged())
 		}
 		failing, delay = false, retryMin
 		t.Reset(heartbeat)

@@ -255,8 +255,9 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 	return nil
 }
 
-// snapshotFile is where an edge keeps what it serves.
-const snapshotFile = "edge-snapshot.json.gz"
+// snapshotFile is where an edge keeps what it serves (the base; its journal
+// is snapshotFile + ".journal").
+const snapshotFile = "edge-snapshot"
 
 // startAPI builds the gateway and the services, and the operator API's
 // account and domain routes.
