@@ -134,7 +134,8 @@ func diagnoseMain(args []string) error {
 	loadProfile := fs.String("loadprofile", "", "then serve HTTPS in process, warm every certificate and write a CPU profile of a saturated handshake run here")
 	cacheSize := fs.Int("cache-size", 0, "edge certificate cache size (default: every certificate)")
 	duration := fs.Duration("duration", 10*time.Second, "length of the profiled handshake run")
-	serve := fs.Bool("serve", false, "instead: start the whole of cdnd serve (internal/server) in this process and report (and -heapprofile) its idle heap")
+	serve := fs.Bool("serve", false, "instead: start the whole of cdnd serve (internal/server) in this process and report (and -heapprofile) its idle heap; -cpuprofile then profiles its start, or with -restart its restart")
+	restart := fs.Bool("restart", false, "with -serve: start, stop, and measure a second start, which reads the edge snapshot the first one wrote")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -147,22 +148,14 @@ func diagnoseMain(args []string) error {
 		return err
 	}
 	if *serve {
-		return diagnoseServe(ctx, s, *cacheSize, *heapProfile)
+		return diagnoseServe(ctx, s, *cacheSize, *restart, *cpuProfile, *heapProfile)
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
 	ip, err := openInProcess(ctx, s, *cacheSize, *heapProfile)
-	if *cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	if err != nil {
 		return err
 	}
@@ -255,9 +248,11 @@ func writeHeapProfile(path string) error {
 }
 
 // diagnoseServe starts everything cdnd serve runs (internal/server) in this
-// process on a copy of s and reports its idle heap after GC, to compare
-// with the store and edge alone.
-func diagnoseServe(ctx context.Context, s *seeded, cacheSize int, heapProfile string) error {
+// process on a copy of s and reports its start-up (optionally profiled) and
+// its idle heap after GC, to compare with the store and edge alone. With
+// restart, the first start only writes the edge snapshot that the measured
+// second one reads.
+func diagnoseServe(ctx context.Context, s *seeded, cacheSize int, restart bool, cpuProfile, heapProfile string) error {
 	tmp, err := os.MkdirTemp("", "edgebench-serve-")
 	if err != nil {
 		return err
@@ -267,23 +262,61 @@ func diagnoseServe(ctx context.Context, s *seeded, cacheSize int, heapProfile st
 	if err := s.copyDataDir(dataDir); err != nil {
 		return err
 	}
+	start := func() (*server.Server, time.Duration, error) {
+		t0 := time.Now()
+		srv, err := server.Start(ctx, server.Config{
+			Role: server.RoleServe, DataDir: dataDir, Store: store.Config{DataDir: dataDir},
+			APIAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
+			CertCacheSize: cacheSize, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard,
+			Env: server.Env{RootAccessKeyID: rootAccessKeyID, RootAccessKeySecret: rootAccessKeySecret, AdminToken: adminToken, MasterKey: s.MasterKey},
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+		for !srv.Ready() {
+			time.Sleep(time.Millisecond)
+		}
+		return srv, time.Since(t0), nil
+	}
+	what := "start"
+	if restart {
+		srv, first, err := start()
+		if err != nil {
+			return err
+		}
+		srv.Shutdown(context.Background())
+		fmt.Printf("diagnose -serve: first start (no snapshot) ready in %.3f s\n", first.Seconds())
+		what = "restart"
+	}
 	base := heapAfterGC()
-	t0 := time.Now()
-	srv, err := server.Start(ctx, server.Config{
-		Role: server.RoleServe, DataDir: dataDir, Store: store.Config{DataDir: dataDir},
-		APIAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
-		CertCacheSize: cacheSize, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard,
-		Env: server.Env{RootAccessKeyID: rootAccessKeyID, RootAccessKeySecret: rootAccessKeySecret, AdminToken: adminToken, MasterKey: s.MasterKey},
-	})
+	stopProfile, err := startCPUProfile(cpuProfile)
+	if err != nil {
+		return err
+	}
+	srv, ready, err := start()
+	stopProfile()
 	if err != nil {
 		return err
 	}
 	defer srv.Shutdown(context.Background())
-	for !srv.Ready() {
-		time.Sleep(time.Millisecond)
-	}
-	ready := time.Since(t0)
 	heap := heapAfterGC() - base
-	fmt.Printf("diagnose -serve: %d domains: ready in %.3f s; idle heap in use %.1f MB (%s/domain)\n", s.N, ready.Seconds(), heap/(1<<20), bytesPer(heap, s.N))
+	fmt.Printf("diagnose -serve: %d domains: %s ready in %.3f s; idle heap in use %.1f MB (%s/domain)\n", s.N, what, ready.Seconds(), heap/(1<<20), bytesPer(heap, s.N))
 	return writeHeapProfile(heapProfile)
+}
+
+// startCPUProfile profiles the CPU into path until the returned function is
+// called; with no path it does nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
