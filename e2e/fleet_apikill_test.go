@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cdnd/cdnd/internal/fleettest"
 )
 
 // TestFleetAPIKilledMidWrite kills an API node (SIGKILL) while it serves a
@@ -28,30 +30,30 @@ func TestFleetAPIKilledMidWrite(t *testing.T) {
 	type domain struct {
 		name  string
 		acc   *fleetAccount
-		certs [2]fleetCert
+		certs [2]fleettest.Cert
 	}
 	domains := make([]*domain, n)
 	for i := range n {
 		d := &domain{name: fmt.Sprintf("d%d.apikill.fleet.example", i), acc: f.newAccount()}
 		f.addDomain(d.acc, d.name)
 		if i%2 == 0 {
-			d.certs = [2]fleetCert{newFleetCert(t, d.name, "rotating"), newFleetCert(t, d.name, "rotating")}
+			d.certs = [2]fleettest.Cert{newFleetCert(t, d.name, "rotating"), newFleetCert(t, d.name, "rotating")}
 		} else {
-			d.certs = [2]fleetCert{newFleetCert(t, d.name, "blue"), newFleetCert(t, d.name, "green")}
+			d.certs = [2]fleettest.Cert{newFleetCert(t, d.name, "blue"), newFleetCert(t, d.name, "green")}
 		}
-		if err := fleetRetry(func() error { return setCert(d.acc.clients[1], d.name, d.certs[0], true) }); err != nil {
+		if err := fleetRetry(func() error { return fleettest.SetCert(d.acc.clients[1], d.name, d.certs[0], true) }); err != nil {
 			t.Fatal(err)
 		}
 		domains[i] = d
 	}
 	for _, d := range domains {
-		f.waitServed(d.name, d.certs[0].fp, 10*time.Second)
+		f.waitServed(d.name, d.certs[0].FP, 10*time.Second)
 	}
 
 	// consistent reports what is wrong with what a domain shows, if anything.
 	consistent := func(d *domain, certName, fp string) error {
 		for _, c := range d.certs {
-			if c.name == certName && c.fp == fp {
+			if c.Name == certName && c.FP == fp {
 				return nil
 			}
 		}
@@ -107,11 +109,11 @@ func TestFleetAPIKilledMidWrite(t *testing.T) {
 					}
 					fp, err := edgeServes(e, d.name)
 					if err != nil {
-						violation(fmt.Errorf("edge %s: %s: handshake failed: %v", e.name, d.name, err))
+						violation(fmt.Errorf("edge %s: %s: handshake failed: %v", e.Name, d.name, err))
 						continue
 					}
-					if fp != d.certs[0].fp && fp != d.certs[1].fp {
-						violation(fmt.Errorf("edge %s serves %s a certificate never uploaded for it", e.name, d.name))
+					if fp != d.certs[0].FP && fp != d.certs[1].FP {
+						violation(fmt.Errorf("edge %s serves %s a certificate never uploaded for it", e.Name, d.name))
 					}
 					observed.Add(1)
 				}
@@ -137,11 +139,11 @@ func TestFleetAPIKilledMidWrite(t *testing.T) {
 					default:
 					}
 					inFlight.Add(1)
-					err := setCert(d.acc.clients[0], d.name, d.certs[i%2], true)
+					err := fleettest.SetCert(d.acc.clients[0], d.name, d.certs[i%2], true)
 					inFlight.Add(-1)
 					if err != nil {
 						failed.Add(1)
-						if apiCode(err) == "" { // no answer: the node is gone
+						if fleettest.APICode(err) == "" { // no answer: the node is gone
 							return
 						}
 						time.Sleep(50 * time.Millisecond)
@@ -156,41 +158,41 @@ func TestFleetAPIKilledMidWrite(t *testing.T) {
 		for deadline := time.Now().Add(5 * time.Second); inFlight.Load() < n/2 && time.Now().Before(deadline); {
 			time.Sleep(time.Millisecond)
 		}
-		t.Logf("round %d: killing %s with %d calls in flight, %d acknowledged so far", round+1, victim.name, inFlight.Load(), acked.Load())
-		victim.kill()
+		t.Logf("round %d: killing %s with %d calls in flight, %d acknowledged so far", round+1, victim.Name, inFlight.Load(), acked.Load())
+		victim.Kill()
 		close(stop)
 		writers.Wait()
 		if round < 2 {
-			victim.start()
+			f.start(victim)
 		}
 	}
 
 	// The survivor keeps working: one more change per domain through it.
-	last := map[string]fleetCert{}
+	last := map[string]fleettest.Cert{}
 	for _, d := range domains {
 		ci, err := certInfo(d.acc.clients[1], d.name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		next := d.certs[0]
-		if ci.CertName == next.name && pemFingerprintString(ci.ServerCertificate) == next.fp {
+		if ci.CertName == next.Name && pemFingerprintString(ci.ServerCertificate) == next.FP {
 			next = d.certs[1]
 		}
-		if err := fleetRetry(func() error { return setCert(d.acc.clients[1], d.name, next, true) }); err != nil {
-			t.Fatalf("%s through %s after the kill: %v", d.name, survivor.name, err)
+		if err := fleetRetry(func() error { return fleettest.SetCert(d.acc.clients[1], d.name, next, true) }); err != nil {
+			t.Fatalf("%s through %s after the kill: %v", d.name, survivor.Name, err)
 		}
 		last[d.name] = next
 	}
 	// The killed node starts again and serves.
-	victim.start()
+	f.start(victim)
 	for _, d := range domains {
 		f.refresh(d.acc)
-		if ci, err := certInfo(d.acc.clients[0], d.name); err != nil || ci.CertName != last[d.name].name {
-			t.Fatalf("%s through the restarted %s: %+v, %v", d.name, victim.name, ci, err)
+		if ci, err := certInfo(d.acc.clients[0], d.name); err != nil || ci.CertName != last[d.name].Name {
+			t.Fatalf("%s through the restarted %s: %+v, %v", d.name, victim.Name, ci, err)
 		}
 	}
 	for _, d := range domains {
-		f.waitServed(d.name, last[d.name].fp, 10*time.Second)
+		f.waitServed(d.name, last[d.name].FP, 10*time.Second)
 	}
 	close(done)
 	watchers.Wait()

@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/cdnd/cdnd/internal/fleettest"
 )
 
 // TestFleetAuthEdgeRestartsWithEtcdDown runs the fleet against an etcd
@@ -19,10 +22,10 @@ func TestFleetAuthEdgeRestartsWithEtcdDown(t *testing.T) {
 	name := "auth.fleet.example"
 	f.addDomain(acc, name)
 	cert := newFleetCert(t, name, "auth")
-	if err := fleetRetry(func() error { return setCert(acc.clients[0], name, cert, false) }); err != nil {
+	if err := fleetRetry(func() error { return fleettest.SetCert(acc.clients[0], name, cert, false) }); err != nil {
 		t.Fatal(err)
 	}
-	f.waitServed(name, cert.fp, 10*time.Second)
+	f.waitServed(name, cert.FP, 10*time.Second)
 	// The user cdnd logs in as may write only under its prefix.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -31,30 +34,24 @@ func TestFleetAuthEdgeRestartsWithEtcdDown(t *testing.T) {
 	}
 
 	e2 := f.edges[1]
-	f.snapshotCovers(e2, map[string]string{name: cert.name})
-	for _, m := range f.members {
-		m.kill()
+	f.snapshotCovers(e2, map[string]string{name: cert.Name})
+	for _, m := range f.cluster.Members {
+		m.Kill()
 	}
-	f.waitServed(name, cert.fp, 2*time.Second, f.edges[0])
-	e2.kill()
-	ready := e2.launch()
-	select {
-	case addrs := <-ready:
-		e2.mu.Lock()
-		e2.addrs = addrs
-		e2.mu.Unlock()
-	case <-e2.exited:
+	f.waitServed(name, cert.FP, 2*time.Second, f.edges[0])
+	e2.Kill()
+	if err := e2.Start(30 * time.Second); errors.Is(err, fleettest.ErrExited) {
 		t.Fatal("cdnd edge with --etcd-user exits when etcd is unreachable instead of serving its snapshot")
-	case <-time.After(30 * time.Second):
-		t.Fatal("cdnd edge with --etcd-user did not start within 30s with etcd unreachable")
+	} else if err != nil {
+		t.Fatalf("cdnd edge with --etcd-user did not start within 30s with etcd unreachable: %v", err)
 	}
-	f.waitServed(name, cert.fp, 10*time.Second, e2)
+	f.waitServed(name, cert.FP, 10*time.Second, e2)
 
 	// etcd returns (its login tokens gone with it): both edges follow again.
-	f.restartMembers(f.members...)
+	f.restartMembers(f.cluster.Members...)
 	next := newFleetCert(t, name, "auth-next")
-	if err := fleetRetry(func() error { return setCert(acc.clients[0], name, next, false) }); err != nil {
+	if err := fleetRetry(func() error { return fleettest.SetCert(acc.clients[0], name, next, false) }); err != nil {
 		t.Fatal(err)
 	}
-	f.waitServed(name, next.fp, 15*time.Second)
+	f.waitServed(name, next.FP, 15*time.Second)
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/cdnd/cdnd/internal/fleettest"
 )
 
 // TestFleetCompactionPastEdges: one edge frozen (SIGSTOP), the other killed,
@@ -24,7 +26,7 @@ func TestFleetCompactionPastEdges(t *testing.T) {
 	accs := []*fleetAccount{f.newAccount(), f.newAccount()}
 	const n = 8 // d0..d5 exist before, d6 and d7 are added during the outage
 	names := make([]string, n)
-	certs := make([]fleetCert, n)
+	certs := make([]fleettest.Cert, n)
 	bound := map[string]string{}
 	acc := func(i int) *fleetAccount { return accs[i%2] }
 	for i := range n {
@@ -33,20 +35,20 @@ func TestFleetCompactionPastEdges(t *testing.T) {
 	}
 	for i := range 6 {
 		f.addDomain(acc(i), names[i])
-		if err := fleetRetry(func() error { return setCert(acc(i).clients[i%2], names[i], certs[i], false) }); err != nil {
+		if err := fleetRetry(func() error { return fleettest.SetCert(acc(i).clients[i%2], names[i], certs[i], false) }); err != nil {
 			t.Fatal(err)
 		}
-		bound[names[i]] = certs[i].name
+		bound[names[i]] = certs[i].Name
 	}
 	for i := range 6 {
-		f.waitServed(names[i], certs[i].fp, 10*time.Second)
+		f.waitServed(names[i], certs[i].FP, 10*time.Second)
 	}
 	f.snapshotCovers(e2, bound)
 	before := f.revision()
 
-	e1.stop()
-	t.Cleanup(e1.cont)
-	e2.kill()
+	e1.Freeze()
+	t.Cleanup(e1.Thaw)
+	e2.Kill()
 	// Both leases end, as they would 10 s later: the API stops waiting on
 	// these edges.
 	f.expireEdgeLease("e1")
@@ -57,16 +59,16 @@ func TestFleetCompactionPastEdges(t *testing.T) {
 	want := map[string]string{} // domain → fingerprint served, "" for refused
 	for i := range 3 {
 		next := newFleetCert(t, names[i], fmt.Sprintf("d%d-after", i))
-		if err := fleetRetry(func() error { return setCert(acc(i).clients[(i+1)%2], names[i], next, false) }); err != nil {
+		if err := fleetRetry(func() error { return fleettest.SetCert(acc(i).clients[(i+1)%2], names[i], next, false) }); err != nil {
 			t.Fatal(err)
 		}
-		want[names[i]] = next.fp
+		want[names[i]] = next.FP
 	}
 	again := newFleetCert(t, names[0], "d0-again")
-	if err := fleetRetry(func() error { return setCert(acc(0).clients[0], names[0], again, false) }); err != nil {
+	if err := fleetRetry(func() error { return fleettest.SetCert(acc(0).clients[0], names[0], again, false) }); err != nil {
 		t.Fatal(err)
 	}
-	want[names[0]] = again.fp
+	want[names[0]] = again.FP
 	del := cdn.CreateDeleteCdnDomainRequest()
 	del.DomainName = names[3]
 	if err := fleetRetry(func() error { _, err := acc(3).clients[0].DeleteCdnDomain(del); return err }); err != nil {
@@ -79,13 +81,13 @@ func TestFleetCompactionPastEdges(t *testing.T) {
 		t.Fatal(err)
 	}
 	want[names[4]] = ""
-	want[names[5]] = certs[5].fp
+	want[names[5]] = certs[5].FP
 	for _, i := range []int{6, 7} {
 		f.addDomain(acc(i), names[i])
-		if err := fleetRetry(func() error { return setCert(acc(i).clients[i%2], names[i], certs[i], false) }); err != nil {
+		if err := fleetRetry(func() error { return fleettest.SetCert(acc(i).clients[i%2], names[i], certs[i], false) }); err != nil {
 			t.Fatal(err)
 		}
-		want[names[i]] = certs[i].fp
+		want[names[i]] = certs[i].FP
 	}
 	// Thousands of revisions (another installation sharing the cluster).
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -101,8 +103,8 @@ func TestFleetCompactionPastEdges(t *testing.T) {
 	}
 	t.Logf("compacted at revision %d; the edges had applied up to %d", rev, before)
 
-	e1.cont()
-	e2.start()
+	e1.Thaw()
+	f.start(e2)
 	for name, fp := range want {
 		f.waitServed(name, fp, 15*time.Second)
 	}
@@ -110,23 +112,23 @@ func TestFleetCompactionPastEdges(t *testing.T) {
 	// Resynced past the compaction, and they say so.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		view, err := f.listEdges()
-		if err == nil && view.byID()["e1"].Applied >= rev && view.byID()["e2"].Applied >= rev &&
-			view.byID()["e1"].Domains == 7 && view.byID()["e2"].Domains == 7 {
+		if err == nil && view.ByID()["e1"].Applied >= rev && view.ByID()["e2"].Applied >= rev &&
+			view.ByID()["e1"].Domains == 7 && view.ByID()["e2"].Domains == 7 {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("edges after the compaction at %d: %+v (%v); want both past it with 7 domains", rev, view, err)
 		}
 	}
-	if !strings.Contains(e2.logText(), "compacted") {
+	if !strings.Contains(e2.LogText(), "compacted") {
 		t.Error("e2 never said it found its history compacted: the test did not exercise a resync")
 	}
 	// Once resynced they keep following: a change now reaches both.
 	last := newFleetCert(t, names[5], "d5-last")
-	if err := fleetRetry(func() error { return setCert(acc(5).clients[0], names[5], last, false) }); err != nil {
+	if err := fleetRetry(func() error { return fleettest.SetCert(acc(5).clients[0], names[5], last, false) }); err != nil {
 		t.Fatal(err)
 	}
-	f.waitServed(names[5], last.fp, 10*time.Second)
+	f.waitServed(names[5], last.FP, 10*time.Second)
 }
 
 // expireEdgeLease revokes the lease an edge's record lives under: what

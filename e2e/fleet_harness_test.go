@@ -14,7 +14,6 @@ package e2e
 // timeline) on success too.
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -22,32 +21,24 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io"
 	"math/big"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
 	"github.com/cdnd/cdnd/internal/certs/certstest"
 	"github.com/cdnd/cdnd/internal/edge"
+	"github.com/cdnd/cdnd/internal/fleettest"
 	"github.com/cdnd/cdnd/internal/store"
 )
 
@@ -75,224 +66,36 @@ func skipFleet(t *testing.T) {
 
 // --- processes -----------------------------------------------------------
 
-// fleetProc is one process of the cdnd binary. Its output goes to a log
-// file in the test's directory, shown when the test fails.
-type fleetProc struct {
-	t    *testing.T
-	name string
-	args []string
-	env  []string
-	log  *procLog
+// fleetReadyWithin bounds a process's start, to the line that says it is
+// ready.
+const fleetReadyWithin = 45 * time.Second
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
-	addrs  map[string]string // api, https, http, admin of the last start
-}
+// fleetAdmin calls the operator API of a test fleet's nodes.
+var fleetAdmin = fleettest.Admin{Token: fleetToken}
 
-// procLog appends a process's output to a file and watches its lines.
-type procLog struct {
-	mu      sync.Mutex
-	f       *os.File
-	partial []byte
-	watch   func(line string)
-}
-
-func (l *procLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	_, _ = l.f.Write(p)
-	l.partial = append(l.partial, p...)
-	for {
-		i := bytes.IndexByte(l.partial, '\n')
-		if i < 0 {
-			break
-		}
-		line := string(l.partial[:i])
-		l.partial = l.partial[i+1:]
-		if l.watch != nil {
-			l.watch(line)
-		}
-	}
-	return len(p), nil
-}
-
-func (l *procLog) setWatch(f func(string)) {
-	l.mu.Lock()
-	l.watch = f
-	l.mu.Unlock()
-}
-
-var fleetServing = regexp.MustCompile(`msg="cdnd serving" role=(\S+) api=(\S*) https=(\S*) http=(\S*) admin=(\S*)`)
-
-func newFleetProc(t *testing.T, dir, name string, env []string, args ...string) *fleetProc {
-	t.Helper()
-	f, err := os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &fleetProc{t: t, name: name, args: args, env: env, log: &procLog{f: f}}
+// track kills p when the test ends and, if the test failed (or FLEET_DEBUG
+// is set), shows the last lines of its log, which is in the test's
+// directory.
+func (f *fleet) track(p *fleettest.Proc) {
+	t := f.t
 	t.Cleanup(func() {
-		p.kill()
+		p.Close()
 		if t.Failed() || os.Getenv("FLEET_DEBUG") != "" {
-			p.dumpLog()
-		}
-		f.Close()
-	})
-	return p
-}
-
-// launch runs the process and returns the channel on which it announces
-// itself: an API or edge node's "cdnd serving" line (with its addresses),
-// an etcd member's "etcd member ready".
-func (p *fleetProc) launch() chan map[string]string {
-	p.t.Helper()
-	ready := make(chan map[string]string, 1)
-	p.log.setWatch(func(line string) {
-		var addrs map[string]string
-		if m := fleetServing.FindStringSubmatch(line); m != nil {
-			addrs = map[string]string{"role": m[1], "api": unquote(m[2]), "https": unquote(m[3]), "http": unquote(m[4]), "admin": unquote(m[5])}
-		} else if strings.Contains(line, `msg="etcd member ready"`) {
-			addrs = map[string]string{}
-		}
-		if addrs != nil {
-			select {
-			case ready <- addrs:
-			default:
+			lines := strings.Split(strings.TrimRight(p.LogText(), "\n"), "\n")
+			if len(lines) > 25 {
+				lines = lines[len(lines)-25:]
 			}
+			t.Logf("--- last lines of %s (%s):\n%s", p.Name, p.LogPath(), strings.Join(lines, "\n"))
 		}
 	})
-	fmt.Fprintf(p.log, "=== %s start %s\n", time.Now().Format(time.StampMilli), strings.Join(p.args, " "))
-	cmd := exec.Command(cdndBinary(p.t), p.args...)
-	cmd.Env = append(os.Environ(), p.env...)
-	cmd.Stdout, cmd.Stderr = p.log, p.log
-	if err := cmd.Start(); err != nil {
-		p.t.Fatal(err)
+}
+
+// start runs a process (again, after a kill) and waits until it is ready.
+func (f *fleet) start(p *fleettest.Proc) {
+	f.t.Helper()
+	if err := p.Start(fleetReadyWithin); err != nil {
+		f.t.Fatal(err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	p.mu.Lock()
-	p.cmd, p.exited = cmd, exited
-	p.mu.Unlock()
-	return ready
-}
-
-// start runs the process and waits until it is ready.
-func (p *fleetProc) start() {
-	p.t.Helper()
-	ready := p.launch()
-	p.waitReady(ready, p.exited)
-}
-
-func (p *fleetProc) waitReady(ready chan map[string]string, exited chan struct{}) {
-	p.t.Helper()
-	select {
-	case addrs := <-ready:
-		p.mu.Lock()
-		if len(addrs) > 0 {
-			p.addrs = addrs
-		}
-		p.mu.Unlock()
-	case <-exited:
-		p.t.Fatalf("%s exited before it was ready", p.name)
-	case <-time.After(45 * time.Second):
-		p.t.Fatalf("%s not ready within 45s", p.name)
-	}
-}
-
-func unquote(s string) string { return strings.Trim(s, `"`) }
-
-// addr is one of the addresses the last start announced.
-func (p *fleetProc) addr(which string) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.addrs[which]
-}
-
-func (p *fleetProc) signal(sig syscall.Signal) {
-	p.mu.Lock()
-	cmd := p.cmd
-	p.mu.Unlock()
-	if cmd != nil {
-		_ = cmd.Process.Signal(sig)
-	}
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (p *fleetProc) kill() {
-	p.mu.Lock()
-	cmd, exited := p.cmd, p.exited
-	p.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	fmt.Fprintf(p.log, "=== %s SIGKILL\n", time.Now().Format(time.StampMilli))
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	<-exited
-}
-
-// stop and cont freeze and thaw the process (SIGSTOP, SIGCONT): its sockets
-// stay open and its leases live on until they expire.
-func (p *fleetProc) stop() {
-	fmt.Fprintf(p.log, "=== %s SIGSTOP\n", time.Now().Format(time.StampMilli))
-	p.signal(syscall.SIGSTOP)
-}
-
-func (p *fleetProc) cont() {
-	fmt.Fprintf(p.log, "=== %s SIGCONT\n", time.Now().Format(time.StampMilli))
-	p.signal(syscall.SIGCONT)
-}
-
-// logText is everything the process has written, over all its starts.
-func (p *fleetProc) logText() string {
-	b, _ := os.ReadFile(p.log.f.Name())
-	return string(b)
-}
-
-func (p *fleetProc) dumpLog() {
-	lines := strings.Split(strings.TrimRight(p.logText(), "\n"), "\n")
-	if len(lines) > 25 {
-		lines = lines[len(lines)-25:]
-	}
-	p.t.Logf("--- last lines of %s (%s):\n%s", p.name, p.log.f.Name(), strings.Join(lines, "\n"))
-}
-
-// --- ports ---------------------------------------------------------------
-
-var (
-	portMu    sync.Mutex
-	portsUsed = map[int]bool{}
-)
-
-// fleetPort picks a free loopback port for an etcd member. etcd's ports
-// must survive the member's restart, so they are taken below Linux's
-// ephemeral range, where no ":0" listener or outgoing connection lands.
-func fleetPort(t *testing.T) int {
-	t.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for range 1000 {
-		port := 20000 + mrand.IntN(12000)
-		if portsUsed[port] {
-			continue
-		}
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		portsUsed[port] = true
-		return port
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
-// --- etcd ----------------------------------------------------------------
-
-type etcdMember struct {
-	*fleetProc
-	clientURL string
 }
 
 // --- TLS -----------------------------------------------------------------
@@ -366,13 +169,6 @@ func newFleetPKI(t *testing.T, dir string) *fleetPKI {
 	return k
 }
 
-func (f *fleet) scheme() string {
-	if f.pki != nil {
-		return "https"
-	}
-	return "http"
-}
-
 // clientTLS is the test's own TLS configuration for etcd (nil without TLS).
 func (f *fleet) clientTLS() *tls.Config {
 	if f.pki == nil {
@@ -384,15 +180,14 @@ func (f *fleet) clientTLS() *tls.Config {
 // --- the fleet -----------------------------------------------------------
 
 type fleet struct {
-	t         *testing.T
-	opts      fleetOptions
-	pki       *fleetPKI
-	dir       string
-	members   []*etcdMember
-	endpoints string
-	etcd      *clientv3.Client
-	apis      []*fleetProc
-	edges     []*fleetProc
+	t       *testing.T
+	opts    fleetOptions
+	pki     *fleetPKI
+	dir     string
+	cluster *fleettest.Cluster
+	etcd    *clientv3.Client
+	apis    []*fleettest.Proc
+	edges   []*fleettest.Proc
 }
 
 // fleetOptions vary a fleet.
@@ -422,67 +217,51 @@ func newFleet(t *testing.T, nAPI, nEdge int) *fleet {
 func newFleetWith(t *testing.T, nAPI, nEdge int, opts fleetOptions) *fleet {
 	t.Helper()
 	skipFleet(t)
-	cdndBinary(t)
+	l := fleettest.Launcher{Bin: cdndBinary(t), Dir: t.TempDir(), Secrets: fleettest.Secrets{
+		MasterKey: masterKey, RootAccessKeyID: fleetRootID, RootAccessKeySecret: fleetRootSecret, AdminToken: fleetToken,
+	}}
 	start := time.Now()
-	f := &fleet{t: t, dir: t.TempDir(), opts: opts}
+	f := &fleet{t: t, dir: l.Dir, opts: opts}
 	if opts.tls {
 		f.pki = newFleetPKI(t, f.dir)
 	}
-	f.startEtcd(3)
+	f.startEtcd(l)
 	if opts.auth {
 		f.enableAuth()
 	}
 	for i := range nAPI {
-		f.apis = append(f.apis, f.newNode(fmt.Sprintf("api%d", i+1), "api"))
+		f.apis = append(f.apis, f.newNode(l, "api", fmt.Sprintf("api%d", i+1)))
 	}
 	for i := range nEdge {
-		f.edges = append(f.edges, f.newNode(fmt.Sprintf("e%d", i+1), "edge"))
+		f.edges = append(f.edges, f.newNode(l, "edge", fmt.Sprintf("e%d", i+1)))
 	}
-	for _, p := range append(append([]*fleetProc(nil), f.apis...), f.edges...) {
-		p.start()
+	for _, p := range append(append([]*fleettest.Proc(nil), f.apis...), f.edges...) {
+		f.start(p)
 	}
 	f.waitEdges(nEdge)
 	t.Logf("fleet of 3 etcd members, %d API nodes, %d edges up in %v", nAPI, nEdge, time.Since(start).Round(time.Millisecond))
 	return f
 }
 
-func (f *fleet) startEtcd(n int) {
+// startEtcd starts the members and connects the test's own client.
+func (f *fleet) startEtcd(l fleettest.Launcher) {
 	t := f.t
-	var peers, clients []string
-	type ports struct{ client, peer int }
-	ps := make([]ports, n)
-	for i := range n {
-		ps[i] = ports{fleetPort(t), fleetPort(t)}
-		peers = append(peers, fmt.Sprintf("n%d=%s://127.0.0.1:%d", i+1, f.scheme(), ps[i].peer))
-		clients = append(clients, fmt.Sprintf("%s://127.0.0.1:%d", f.scheme(), ps[i].client))
+	var memberTLS *fleettest.MemberTLS
+	if f.pki != nil {
+		memberTLS = &fleettest.MemberTLS{CA: f.pki.ca, Cert: f.pki.member, Key: f.pki.memberKey}
 	}
-	for i := range n {
-		name := fmt.Sprintf("n%d", i+1)
-		peer := fmt.Sprintf("%s://127.0.0.1:%d", f.scheme(), ps[i].peer)
-		args := []string{"etcd", "--name", name,
-			"--data-dir", filepath.Join(f.dir, "etcd-"+name),
-			"--listen-client-urls", clients[i], "--advertise-client-urls", clients[i],
-			"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-			"--initial-cluster", strings.Join(peers, ","), "--initial-cluster-state", "new",
-			"--initial-cluster-token", "fleet-" + filepath.Base(f.dir), "--log-level", "info"}
-		if f.pki != nil {
-			k := f.pki
-			args = append(args, "--cert-file", k.member, "--key-file", k.memberKey, "--trusted-ca-file", k.ca, "--client-cert-auth",
-				"--peer-cert-file", k.member, "--peer-key-file", k.memberKey, "--peer-trusted-ca-file", k.ca, "--peer-client-cert-auth")
-		}
-		p := newFleetProc(t, f.dir, "etcd-"+name, nil, args...)
-		f.members = append(f.members, &etcdMember{fleetProc: p, clientURL: clients[i]})
+	c, err := l.NewCluster(memberTLS)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// A new cluster's members become ready together: start all, then wait.
-	readies := make([]chan map[string]string, n)
-	for i, m := range f.members {
-		readies[i] = m.launch()
+	for _, m := range c.Members {
+		f.track(m.Proc)
 	}
-	for i, m := range f.members {
-		m.waitReady(readies[i], m.exited)
+	f.cluster = c
+	if err := c.StartMembers(fleetReadyWithin, c.Members...); err != nil {
+		t.Fatal(err)
 	}
-	f.endpoints = strings.Join(clients, ",")
-	cli, err := clientv3.New(clientv3.Config{Endpoints: clients, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), TLS: f.clientTLS()})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), TLS: f.clientTLS()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,14 +271,10 @@ func (f *fleet) startEtcd(n int) {
 
 // restartMembers starts the given (killed) members again on their data
 // directories, and waits until the cluster answers a linearizable read.
-func (f *fleet) restartMembers(ms ...*etcdMember) {
+func (f *fleet) restartMembers(ms ...*fleettest.Member) {
 	f.t.Helper()
-	readies := make([]chan map[string]string, len(ms))
-	for i, m := range ms {
-		readies[i] = m.launch()
-	}
-	for i, m := range ms {
-		m.waitReady(readies[i], m.exited)
+	if err := f.cluster.StartMembers(fleetReadyWithin, ms...); err != nil {
+		f.t.Fatal(err)
 	}
 	f.waitQuorum(20 * time.Second)
 }
@@ -523,12 +298,12 @@ func (f *fleet) waitQuorum(within time.Duration) {
 }
 
 // leader returns the member that leads the cluster now.
-func (f *fleet) leader() *etcdMember {
+func (f *fleet) leader() *fleettest.Member {
 	f.t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		for _, m := range f.members {
+		for _, m := range f.cluster.Members {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			st, err := f.etcd.Status(ctx, m.clientURL)
+			st, err := f.etcd.Status(ctx, m.ClientURL)
 			cancel()
 			if err == nil && st.Leader != 0 && st.Leader == st.Header.MemberId {
 				return m
@@ -551,31 +326,23 @@ func (f *fleet) revision() int64 {
 	return resp.Header.Revision
 }
 
-// newNode prepares an API node or an edge (named like e1) with its own data
-// directory; start runs it, and runs it again after a kill.
-func (f *fleet) newNode(name, role string) *fleetProc {
-	env := []string{
-		"CDND_MASTER_KEY=" + masterKey,
-		"CDND_ROOT_ACCESS_KEY_ID=" + fleetRootID,
-		"CDND_ROOT_ACCESS_KEY_SECRET=" + fleetRootSecret,
-		"CDND_ADMIN_TOKEN=" + fleetToken,
-	}
-	args := []string{role, "--etcd-endpoints", f.endpoints, "--data-dir", filepath.Join(f.dir, name),
-		"--admin-addr", "127.0.0.1:0"}
-	switch role {
-	case "api":
-		args = append(args, "--api-addr", "127.0.0.1:0")
-	case "edge":
-		args = append(args, "--edge-id", name, "--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
-	}
+// newNode prepares an API node or an edge (named like e1), closed when the
+// test ends; start runs it, and runs it again after a kill.
+func (f *fleet) newNode(l fleettest.Launcher, role, name string) *fleettest.Proc {
+	n := fleettest.Node{Role: role, Name: name, Endpoints: f.cluster.Endpoints}
 	if f.pki != nil {
-		args = append(args, "--etcd-cert", f.pki.client, "--etcd-key", f.pki.clientKey, "--etcd-ca", f.pki.ca)
+		n.Args = append(n.Args, "--etcd-cert", f.pki.client, "--etcd-key", f.pki.clientKey, "--etcd-ca", f.pki.ca)
 	}
 	if f.opts.auth {
-		args = append(args, "--etcd-user", fleetEtcdUser)
-		env = append(env, "CDND_ETCD_PASSWORD="+fleetEtcdPassword)
+		n.Args = append(n.Args, "--etcd-user", fleetEtcdUser)
+		n.Env = append(n.Env, "CDND_ETCD_PASSWORD="+fleetEtcdPassword)
 	}
-	return newFleetProc(f.t, f.dir, name, env, args...)
+	p, err := l.NewNode(n)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.track(p)
+	return p
 }
 
 // enableAuth creates root and the cdnd user (read-write under /cdnd/ only),
@@ -613,63 +380,15 @@ func (f *fleet) enableAuth() {
 
 // --- operator API --------------------------------------------------------
 
-type fleetEdgeView struct {
-	EdgeId  string
-	Applied int64
-	Lag     int64
-	Domains int
-}
-
-type fleetEdges struct {
-	Revision int64
-	Edges    []fleetEdgeView
-}
-
-func (e fleetEdges) byID() map[string]fleetEdgeView {
-	m := map[string]fleetEdgeView{}
-	for _, v := range e.Edges {
-		m[v.EdgeId] = v
-	}
-	return m
-}
-
-// admin calls an API node's operator API.
-func (f *fleet) admin(api *fleetProc, method, path string, out any) error {
-	req, err := http.NewRequest(method, "http://"+api.addr("admin")+path, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+fleetToken)
-	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, body)
-	}
-	return json.Unmarshal(body, out)
-}
-
 // listEdges is GET /admin/v1/edges on the first API node.
-func (f *fleet) listEdges() (fleetEdges, error) {
-	var out fleetEdges
-	err := f.admin(f.apis[0], http.MethodGet, "/admin/v1/edges", &out)
-	return out, err
-}
+func (f *fleet) listEdges() (fleettest.EdgeList, error) { return fleetAdmin.Edges(f.apis[0]) }
 
 // waitEdges waits until n edges are registered.
 func (f *fleet) waitEdges(n int) {
 	f.t.Helper()
-	var got fleetEdges
-	var err error
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if got, err = f.listEdges(); err == nil && len(got.Edges) == n {
-			return
-		}
+	if err := fleetAdmin.WaitEdges(f.apis[0], n, 20*time.Second); err != nil {
+		f.t.Fatal(err)
 	}
-	f.t.Fatalf("want %d edges registered, have %+v (%v)", n, got, err)
 }
 
 // --- accounts, domains, certificates -------------------------------------
@@ -683,7 +402,7 @@ type fleetAccount struct {
 func (f *fleet) newAccount() *fleetAccount {
 	f.t.Helper()
 	var body struct{ AccountId, AccessKeyId, AccessKeySecret string }
-	if err := f.admin(f.apis[0], http.MethodPost, "/admin/v1/accounts", &body); err != nil {
+	if err := fleetAdmin.Call(f.apis[0], http.MethodPost, "/admin/v1/accounts", &body); err != nil {
 		f.t.Fatal(err)
 	}
 	a := &fleetAccount{ID: body.AccountId}
@@ -695,9 +414,9 @@ func (f *fleet) newAccount() *fleetAccount {
 
 // fleetClient is an SDK client for one API node, with bounded timeouts and
 // no retries (the SDK's default): what a call returns is what it got.
-func fleetClient(t *testing.T, api *fleetProc, id, secret string) *cdn.Client {
+func fleetClient(t *testing.T, api *fleettest.Proc, id, secret string) *cdn.Client {
 	c := sdkClient(t, id, secret)
-	c.Domain = api.addr("api")
+	c.Domain = api.Addr("api")
 	c.SetConnectTimeout(3 * time.Second)
 	c.SetReadTimeout(fleetSDKTimeout)
 	return c
@@ -707,7 +426,7 @@ func fleetClient(t *testing.T, api *fleetProc, id, secret string) *cdn.Client {
 // addresses (after a restart).
 func (f *fleet) refresh(a *fleetAccount) {
 	for i, api := range f.apis {
-		a.clients[i].Domain = api.addr("api")
+		a.clients[i].Domain = api.Addr("api")
 	}
 }
 
@@ -745,65 +464,15 @@ func (f *fleet) waitStatus(a *fleetAccount, name, want string, within time.Durat
 	f.t.Fatalf("domain %s: status %q (%v), want %q", name, got, err, want)
 }
 
-// fleetCert is a certificate the test uploads, by name.
-type fleetCert struct {
-	name       string
-	chain, key string
-	fp         string // SHA-256 of the leaf
-}
-
-func newFleetCert(t *testing.T, domain, name string) fleetCert {
+// newFleetCert is a certificate for domain, to upload under name.
+func newFleetCert(t *testing.T, domain, name string) fleettest.Cert {
 	chain, key := certstest.Valid(t, domain)
-	return fleetCert{name: name, chain: string(chain), key: string(key), fp: pemFingerprint(t, chain)}
+	return fleettest.Cert{Name: name, Chain: string(chain), Key: string(key), FP: pemFingerprint(t, chain)}
 }
 
-// setCert is one SetDomainServerCertificate call, not retried.
-func setCert(c *cdn.Client, domain string, cert fleetCert, force bool) error {
-	req := cdn.CreateSetDomainServerCertificateRequest()
-	req.DomainName, req.ServerCertificateStatus, req.CertName, req.CertType = domain, "on", cert.name, "upload"
-	req.ServerCertificate, req.PrivateKey = cert.chain, cert.key
-	if force {
-		req.ForceSet = "1"
-	}
-	_, err := c.SetDomainServerCertificate(req)
-	return err
-}
-
-// fleetRetry retries a setup call the fleet may refuse for a moment
-// (throttling, a domain still configuring, a store catching its breath).
-func fleetRetry(call func() error) error {
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := call()
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		switch apiCode(err) {
-		case "Throttling.User", "ServiceBusy", "ServiceUnavailable":
-			time.Sleep(100 * time.Millisecond)
-		default:
-			return err
-		}
-	}
-}
-
-// apiCode is the API error code of err ("" for success or a client-side
-// failure).
-func apiCode(err error) string {
-	var se *sdkerrors.ServerError
-	if errors.As(err, &se) {
-		return se.ErrorCode()
-	}
-	return ""
-}
-
-func apiStatus(err error) int {
-	var se *sdkerrors.ServerError
-	if errors.As(err, &se) {
-		return se.HttpStatus()
-	}
-	return 0
-}
+// fleetRetry retries a setup call the fleet may refuse for a moment, for
+// up to 20 s.
+func fleetRetry(call func() error) error { return fleettest.Retry(20*time.Second, call) }
 
 // certInfo reads a domain's certificate through the API.
 func certInfo(c *cdn.Client, domain string) (cdn.CertInfo, error) {
@@ -823,9 +492,9 @@ func certInfo(c *cdn.Client, domain string) (cdn.CertInfo, error) {
 
 // edgeServes returns the fingerprint an edge serves for sni, or the
 // handshake error.
-func edgeServes(edge *fleetProc, sni string) (string, error) {
+func edgeServes(edge *fleettest.Proc, sni string) (string, error) {
 	d := &net.Dialer{Timeout: 2 * time.Second}
-	conn, err := tls.DialWithDialer(d, "tcp", edge.addr("https"), &tls.Config{ServerName: sni, InsecureSkipVerify: true})
+	conn, err := tls.DialWithDialer(d, "tcp", edge.Addr("https"), &tls.Config{ServerName: sni, InsecureSkipVerify: true})
 	if err != nil {
 		return "", err
 	}
@@ -835,7 +504,7 @@ func edgeServes(edge *fleetProc, sni string) (string, error) {
 
 // waitServed waits until every edge serves sni with the certificate of
 // fingerprint want ("" means: refuses the name).
-func (f *fleet) waitServed(sni, want string, within time.Duration, edges ...*fleetProc) {
+func (f *fleet) waitServed(sni, want string, within time.Duration, edges ...*fleettest.Proc) {
 	f.t.Helper()
 	if len(edges) == 0 {
 		edges = f.edges
@@ -853,7 +522,7 @@ func (f *fleet) waitServed(sni, want string, within time.Duration, edges ...*fle
 				break
 			}
 			if time.Now().After(deadline) {
-				f.t.Fatalf("edge %s serves %s: got %.16s (err %v), want %.16s", e.name, sni, got, err, want)
+				f.t.Fatalf("edge %s serves %s: got %.16s (err %v), want %.16s", e.Name, sni, got, err, want)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -863,9 +532,9 @@ func (f *fleet) waitServed(sni, want string, within time.Duration, edges ...*fle
 // snapshotCovers waits until the edge's snapshot (DATA_DIR/edge-snapshot and
 // its journal) holds each domain bound to the named certificate: a killed
 // edge restarts from it.
-func (f *fleet) snapshotCovers(edge *fleetProc, bound map[string]string) {
+func (f *fleet) snapshotCovers(edge *fleettest.Proc, bound map[string]string) {
 	f.t.Helper()
-	path := filepath.Join(f.dir, edge.name, "edge-snapshot")
+	path := filepath.Join(f.dir, edge.Name, "edge-snapshot")
 	var last string
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		s, err := readFleetSnapshot(path)
@@ -890,7 +559,7 @@ func (f *fleet) snapshotCovers(edge *fleetProc, bound map[string]string) {
 		}
 		last = fmt.Sprintf("revision %d: %d of %d domains not as bound", s.Revision, missing, len(bound))
 	}
-	f.t.Fatalf("edge %s's snapshot does not cover the domains: %s", edge.name, last)
+	f.t.Fatalf("edge %s's snapshot does not cover the domains: %s", edge.Name, last)
 }
 
 func readFleetSnapshot(path string) (*store.Served, error) {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cdnd/cdnd/internal/fleettest"
 )
 
 // fleetCall is the outcome of one API call in a stream.
@@ -20,7 +22,7 @@ type fleetCall struct {
 
 // refused: the API answered an error that says the call changed nothing
 // (a 4xx: throttled, busy). A 5xx or no answer leaves the outcome unknown.
-func (c fleetCall) refused() bool { s := apiStatus(c.err); return s >= 400 && s < 500 }
+func (c fleetCall) refused() bool { s := fleettest.APIStatus(c.err); return s >= 400 && s < 500 }
 
 // TestFleetLeaderKilledDuringWrites kills the etcd leader (SIGKILL) while
 // SetDomainServerCertificate calls stream in through both API nodes: every
@@ -40,7 +42,7 @@ func TestFleetLeaderKilledDuringWrites(t *testing.T) {
 	type domain struct {
 		name  string
 		acc   *fleetAccount
-		certs []fleetCert // certs[0] is set before the stream
+		certs []fleettest.Cert // certs[0] is set before the stream
 		log   []fleetCall
 	}
 	var domains []*domain
@@ -53,14 +55,14 @@ func TestFleetLeaderKilledDuringWrites(t *testing.T) {
 			for i := range certsPerDomain {
 				dom.certs = append(dom.certs, newFleetCert(t, name, fmt.Sprintf("d%d-c%02d", d, i)))
 			}
-			if err := fleetRetry(func() error { return setCert(acc.clients[0], name, dom.certs[0], false) }); err != nil {
+			if err := fleetRetry(func() error { return fleettest.SetCert(acc.clients[0], name, dom.certs[0], false) }); err != nil {
 				t.Fatal(err)
 			}
 			domains = append(domains, dom)
 		}
 	}
 	for _, d := range domains {
-		f.waitServed(d.name, d.certs[0].fp, 10*time.Second)
+		f.waitServed(d.name, d.certs[0].FP, 10*time.Second)
 	}
 
 	// The stream: one sequential writer per domain, alternating API nodes,
@@ -81,7 +83,7 @@ func TestFleetLeaderKilledDuringWrites(t *testing.T) {
 				}
 				c := d.acc.clients[(i+di)%2]
 				sent := time.Now()
-				err := setCert(c, d.name, d.certs[i], false)
+				err := fleettest.SetCert(c, d.name, d.certs[i], false)
 				d.log = append(d.log, fleetCall{cert: i, err: err, elapsed: time.Since(sent), at: sent})
 				time.Sleep(pace)
 			}
@@ -89,10 +91,10 @@ func TestFleetLeaderKilledDuringWrites(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	leader := f.leader()
-	leader.kill()
+	leader.Kill()
 	killed = time.Now()
 	close(killedCh)
-	t.Logf("killed the leader %s %v into the stream", leader.name, killed.Sub(start).Round(time.Millisecond))
+	t.Logf("killed the leader %s %v into the stream", leader.Name, killed.Sub(start).Round(time.Millisecond))
 	wg.Wait()
 	t.Logf("stream of %d calls over %v", func() (n int) {
 		for _, d := range domains {
@@ -109,7 +111,7 @@ func TestFleetLeaderKilledDuringWrites(t *testing.T) {
 			for _, c := range d.log {
 				code := "ok"
 				if c.err != nil {
-					code = apiCode(c.err)
+					code = fleettest.APICode(c.err)
 				}
 				fmt.Fprintf(&b, " %+.2fs:%s/%v", c.at.Sub(killed).Seconds(), code, c.elapsed.Round(time.Millisecond))
 			}
@@ -125,7 +127,7 @@ func TestFleetLeaderKilledDuringWrites(t *testing.T) {
 		for _, c := range d.log {
 			code := "OK"
 			if c.err != nil {
-				code = apiCode(c.err)
+				code = fleettest.APICode(c.err)
 				if code == "" {
 					code = "client: " + c.err.Error()
 				}
@@ -167,10 +169,10 @@ func TestFleetLeaderKilledDuringWrites(t *testing.T) {
 				last = c.cert
 			}
 		}
-		allowed := map[string]int{d.certs[last].name: last}
+		allowed := map[string]int{d.certs[last].Name: last}
 		for _, c := range d.log {
 			if c.cert > last && !c.refused() {
-				allowed[d.certs[c.cert].name] = c.cert
+				allowed[d.certs[c.cert].Name] = c.cert
 			}
 		}
 		var info struct {
@@ -197,9 +199,9 @@ func TestFleetLeaderKilledDuringWrites(t *testing.T) {
 				names = append(names, n)
 			}
 			sort.Strings(names)
-			t.Fatalf("%s: bound to %s; the last acknowledged is %s, the allowed %s", d.name, info.name, d.certs[last].name, strings.Join(names, ","))
+			t.Fatalf("%s: bound to %s; the last acknowledged is %s, the allowed %s", d.name, info.name, d.certs[last].Name, strings.Join(names, ","))
 		}
-		if info.fp != d.certs[i].fp {
+		if info.fp != d.certs[i].FP {
 			t.Fatalf("%s: bound to %s but the record holds another certificate", d.name, info.name)
 		}
 		f.waitServed(d.name, info.fp, 10*time.Second)

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cdnd/cdnd/internal/fleettest"
 )
 
 // TestFleetEtcdDownEdgesServe kills every etcd member: both edges keep
@@ -19,25 +21,25 @@ func TestFleetEtcdDownEdgesServe(t *testing.T) {
 	acc := f.newAccount()
 	const n = 4
 	names := make([]string, n)
-	certs := make([]fleetCert, n)
+	certs := make([]fleettest.Cert, n)
 	bound := map[string]string{}
 	for i := range n {
 		names[i] = fmt.Sprintf("d%d.outage.fleet.example", i)
 		f.addDomain(acc, names[i])
 		certs[i] = newFleetCert(t, names[i], fmt.Sprintf("d%d", i))
-		if err := fleetRetry(func() error { return setCert(acc.clients[i%2], names[i], certs[i], false) }); err != nil {
+		if err := fleetRetry(func() error { return fleettest.SetCert(acc.clients[i%2], names[i], certs[i], false) }); err != nil {
 			t.Fatal(err)
 		}
-		bound[names[i]] = certs[i].name
+		bound[names[i]] = certs[i].Name
 	}
 	for i := range n {
-		f.waitServed(names[i], certs[i].fp, 10*time.Second)
+		f.waitServed(names[i], certs[i].FP, 10*time.Second)
 	}
 	e1, e2 := f.edges[0], f.edges[1]
 	f.snapshotCovers(e2, bound)
 
-	for _, m := range f.members {
-		m.kill()
+	for _, m := range f.cluster.Members {
+		m.Kill()
 	}
 	down := time.Now()
 	servesAll := func(when string) {
@@ -45,8 +47,8 @@ func TestFleetEtcdDownEdgesServe(t *testing.T) {
 		for _, e := range f.edges {
 			for i := range n {
 				got, err := edgeServes(e, names[i])
-				if err != nil || got != certs[i].fp {
-					t.Fatalf("%s: edge %s serves %s: %.16s, %v; want %.16s", when, e.name, names[i], got, err, certs[i].fp)
+				if err != nil || got != certs[i].FP {
+					t.Fatalf("%s: edge %s serves %s: %.16s, %v; want %.16s", when, e.Name, names[i], got, err, certs[i].FP)
 				}
 			}
 		}
@@ -54,9 +56,9 @@ func TestFleetEtcdDownEdgesServe(t *testing.T) {
 	servesAll("etcd down")
 
 	// An edge restarted with no store to reach serves its snapshot.
-	e2.kill()
-	e2.start()
-	f.waitServed(names[0], certs[0].fp, 10*time.Second, e2)
+	e2.Kill()
+	f.start(e2)
+	f.waitServed(names[0], certs[0].FP, 10*time.Second, e2)
 	servesAll("e2 restarted with etcd down")
 
 	// The API: 503 ServiceUnavailable from both nodes, reads and writes,
@@ -70,19 +72,19 @@ func TestFleetEtcdDownEdgesServe(t *testing.T) {
 			do   func() error
 		}{
 			{"DescribeCdnDomainDetail", func() error { _, err := domainStatus(c, names[0]); return err }},
-			{"SetDomainServerCertificate", func() error { return setCert(c, names[0], late, false) }},
+			{"SetDomainServerCertificate", func() error { return fleettest.SetCert(c, names[0], late, false) }},
 		} {
 			wg.Go(func() {
 				sent := time.Now()
 				err := call.do()
 				took := time.Since(sent)
-				if apiCode(err) != "ServiceUnavailable" || apiStatus(err) != 503 {
-					t.Errorf("%s on %s with etcd down: %v, want 503 ServiceUnavailable", call.what, f.apis[i].name, err)
+				if fleettest.APICode(err) != "ServiceUnavailable" || fleettest.APIStatus(err) != 503 {
+					t.Errorf("%s on %s with etcd down: %v, want 503 ServiceUnavailable", call.what, f.apis[i].Name, err)
 				}
 				if took > fleetGatewayBound {
-					t.Errorf("%s on %s with etcd down took %v", call.what, f.apis[i].name, took)
+					t.Errorf("%s on %s with etcd down took %v", call.what, f.apis[i].Name, took)
 				}
-				t.Logf("%s on %s with etcd down: %d %s in %v", call.what, f.apis[i].name, apiStatus(err), apiCode(err), took.Round(time.Millisecond))
+				t.Logf("%s on %s with etcd down: %d %s in %v", call.what, f.apis[i].Name, fleettest.APIStatus(err), fleettest.APICode(err), took.Round(time.Millisecond))
 			})
 		}
 	}
@@ -91,12 +93,12 @@ func TestFleetEtcdDownEdgesServe(t *testing.T) {
 	servesAll(fmt.Sprintf("etcd down for %v", time.Since(down).Round(time.Second)))
 
 	// etcd comes back; nothing is restarted on the cdnd side.
-	f.restartMembers(f.members...)
+	f.restartMembers(f.cluster.Members...)
 	back := time.Now()
 	next := newFleetCert(t, names[1], "after")
 	var err error
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if err = setCert(acc.clients[1], names[1], next, false); err == nil || time.Now().After(deadline) {
+		if err = fleettest.SetCert(acc.clients[1], names[1], next, false); err == nil || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -104,11 +106,11 @@ func TestFleetEtcdDownEdgesServe(t *testing.T) {
 		t.Fatalf("the API did not recover within 20s of etcd's return: %v", err)
 	}
 	t.Logf("first acknowledged write %v after etcd's return", time.Since(back).Round(time.Millisecond))
-	f.waitServed(names[1], next.fp, 10*time.Second, e1, e2)
+	f.waitServed(names[1], next.FP, 10*time.Second, e1, e2)
 	f.waitStatus(acc, names[1], "online", 15*time.Second)
 	// The write refused during the outage left nothing behind.
-	if ci, err := certInfo(acc.clients[0], names[0]); err != nil || ci.CertName != certs[0].name {
-		t.Fatalf("%s after the outage: %+v, %v; want %s", names[0], ci, err, certs[0].name)
+	if ci, err := certInfo(acc.clients[0], names[0]); err != nil || ci.CertName != certs[0].Name {
+		t.Fatalf("%s after the outage: %+v, %v; want %s", names[0], ci, err, certs[0].Name)
 	}
-	f.waitServed(names[0], certs[0].fp, 5*time.Second)
+	f.waitServed(names[0], certs[0].FP, 5*time.Second)
 }

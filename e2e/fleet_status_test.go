@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/cdnd/cdnd/internal/fleettest"
 )
 
 // TestFleetEdgesAndConfiguring: `cdnd admin edges` lists both edges with
@@ -19,31 +21,31 @@ func TestFleetEdgesAndConfiguring(t *testing.T) {
 	name := "status.fleet.example"
 	f.addDomain(acc, name)
 	first := newFleetCert(t, name, "first")
-	if err := fleetRetry(func() error { return setCert(acc.clients[0], name, first, false) }); err != nil {
+	if err := fleetRetry(func() error { return fleettest.SetCert(acc.clients[0], name, first, false) }); err != nil {
 		t.Fatal(err)
 	}
 	f.waitStatus(acc, name, "online", 10*time.Second)
-	f.waitServed(name, first.fp, 10*time.Second)
+	f.waitServed(name, first.FP, 10*time.Second)
 
 	// The CLI, against each API node: both edges, their applied revision
 	// and lag, and the one domain.
 	rev := f.revision()
 	for _, api := range f.apis {
-		var view fleetEdges
+		var view fleettest.EdgeList
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			out, err := exec.Command(cdndBinary(t), "admin", "edges", "--admin-addr", api.addr("admin"), "--token", fleetToken).Output()
+			out, err := exec.Command(cdndBinary(t), "admin", "edges", "--admin-addr", api.Addr("admin"), "--token", fleetToken).Output()
 			if err != nil {
 				t.Fatalf("cdnd admin edges: %v %s", err, out)
 			}
 			if err := json.Unmarshal(out, &view); err != nil {
 				t.Fatalf("cdnd admin edges: %v: %s", err, out)
 			}
-			edges := view.byID()
+			edges := view.ByID()
 			if len(view.Edges) == 2 && edges["e1"].Applied >= rev && edges["e2"].Applied >= rev {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("cdnd admin edges on %s: %+v, want e1 and e2 at revision %d or later", api.name, view, rev)
+				t.Fatalf("cdnd admin edges on %s: %+v, want e1 and e2 at revision %d or later", api.Name, view, rev)
 			}
 		}
 		for _, e := range view.Edges {
@@ -55,25 +57,25 @@ func TestFleetEdgesAndConfiguring(t *testing.T) {
 
 	// Freeze e2: its lease lives on (10 s), so it still counts.
 	e1, e2 := f.edges[0], f.edges[1]
-	e2.stop()
-	t.Cleanup(e2.cont)
+	e2.Freeze()
+	t.Cleanup(e2.Thaw)
 	stopped := time.Now()
 	second := newFleetCert(t, name, "second")
-	if err := setCert(acc.clients[1], name, second, false); err != nil {
+	if err := fleettest.SetCert(acc.clients[1], name, second, false); err != nil {
 		t.Fatal(err)
 	}
 	changed := f.revision()
 	if st, err := domainStatus(acc.clients[0], name); err != nil || st != "configuring" {
 		t.Fatalf("right after a change with e2 frozen: status %q (%v), want configuring", st, err)
 	}
-	f.waitServed(name, second.fp, 5*time.Second, e1)
+	f.waitServed(name, second.FP, 5*time.Second, e1)
 	// e1 has applied it and says so; e2 lags behind it.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		view, err := f.listEdges()
 		if err != nil {
 			t.Fatal(err)
 		}
-		edges := view.byID()
+		edges := view.ByID()
 		if edges["e1"].Applied >= changed && edges["e2"].Applied < changed && edges["e2"].Lag > 0 {
 			break
 		}
@@ -88,23 +90,23 @@ func TestFleetEdgesAndConfiguring(t *testing.T) {
 	if held := time.Since(stopped); held > 8*time.Second {
 		t.Fatalf("the checks took %v: e2's lease may have expired, the test proves nothing", held)
 	}
-	e2.cont()
+	e2.Thaw()
 	f.waitStatus(acc, name, "online", 8*time.Second)
-	f.waitServed(name, second.fp, 5*time.Second, e2)
+	f.waitServed(name, second.FP, 5*time.Second, e2)
 
 	// New content under the bound name (ForceSet) changes what the domain
 	// serves as much as a new name does: configuring until e2 has it.
-	e2.stop()
+	e2.Freeze()
 	renewed := newFleetCert(t, name, "second")
-	if err := setCert(acc.clients[0], name, renewed, true); err != nil {
+	if err := fleettest.SetCert(acc.clients[0], name, renewed, true); err != nil {
 		t.Fatal(err)
 	}
-	f.waitServed(name, renewed.fp, 5*time.Second, e1)
+	f.waitServed(name, renewed.FP, 5*time.Second, e1)
 	st, err := domainStatus(acc.clients[0], name)
-	e2.cont()
+	e2.Thaw()
 	if err != nil || st != "configuring" {
 		t.Errorf("after ForceSet replaced the bound certificate, with e2 frozen: status %q (%v), want configuring", st, err)
 	}
-	f.waitServed(name, renewed.fp, 5*time.Second, e2)
+	f.waitServed(name, renewed.FP, 5*time.Second, e2)
 	f.waitStatus(acc, name, "online", 8*time.Second)
 }

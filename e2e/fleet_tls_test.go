@@ -3,6 +3,8 @@ package e2e
 import (
 	"testing"
 	"time"
+
+	"github.com/cdnd/cdnd/internal/fleettest"
 )
 
 // TestFleetTLS runs the members of `cdnd etcd` with TLS for clients and
@@ -19,21 +21,21 @@ func TestFleetTLS(t *testing.T) {
 	name := "tls.fleet.example"
 	f.addDomain(acc, name)
 	cert := newFleetCert(t, name, "tls")
-	if err := fleetRetry(func() error { return setCert(acc.clients[0], name, cert, false) }); err != nil {
+	if err := fleetRetry(func() error { return fleettest.SetCert(acc.clients[0], name, cert, false) }); err != nil {
 		t.Fatal(err)
 	}
-	f.waitServed(name, cert.fp, 10*time.Second)
-	f.snapshotCovers(f.edges[1], map[string]string{name: cert.name})
-	for _, m := range f.members {
-		m.kill()
+	f.waitServed(name, cert.FP, 10*time.Second)
+	f.snapshotCovers(f.edges[1], map[string]string{name: cert.Name})
+	for _, m := range f.cluster.Members {
+		m.Kill()
 	}
-	f.edges[1].kill()
-	f.edges[1].start()
-	f.waitServed(name, cert.fp, 10*time.Second)
-	f.restartMembers(f.members...)
+	f.edges[1].Kill()
+	f.start(f.edges[1])
+	f.waitServed(name, cert.FP, 10*time.Second)
+	f.restartMembers(f.cluster.Members...)
 	next := newFleetCert(t, name, "tls-next")
-	if err := fleetRetry(func() error { return setCert(acc.clients[0], name, next, false) }); err != nil {
+	if err := fleetRetry(func() error { return fleettest.SetCert(acc.clients[0], name, next, false) }); err != nil {
 		t.Fatal(err)
 	}
-	f.waitServed(name, next.fp, 15*time.Second)
+	f.waitServed(name, next.FP, 15*time.Second)
 }

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
+
 	"github.com/cdnd/cdnd/internal/certs/certstest"
+	"github.com/cdnd/cdnd/internal/fleettest"
 )
 
 var (
@@ -33,12 +35,7 @@ func cdndBinary(t *testing.T) string {
 			buildErr = err
 			return
 		}
-		binary = filepath.Join(dir, "cdnd")
-		out, err := exec.Command("go", "build", "-o", binary, "../cmd/cdnd").CombinedOutput()
-		if err != nil {
-			buildErr = err
-			t.Logf("%s", out)
-		}
+		binary, buildErr = fleettest.BuildBinary(dir)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

@@ -136,15 +136,21 @@ func (p *cdndProc) stop() {
 	if p.cmd == nil {
 		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
+	terminate(p.cmd, p.exited)
 	p.log.Close()
 	p.cmd = nil
+}
+
+// terminate asks a process to exit (SIGTERM), so that it can shut down
+// cleanly, and kills it if it has not within 30 s.
+func terminate(cmd *exec.Cmd, exited <-chan struct{}) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
 }
 
 // metrics scrapes /metrics into name{labels} → value; only untyped samples

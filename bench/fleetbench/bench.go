@@ -11,10 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/cdnd/cdnd/internal/fleettest"
 )
 
 // perAccountGap keeps one account's calls under its 10 a second over the
@@ -27,7 +28,7 @@ type tenant struct {
 	id      string
 	domain  string
 	clients []*cdn.Client
-	rot     [2]benchCert
+	rot     [2]fleettest.Cert
 	last    time.Time // of its last call, for pacing (one caller at a time)
 	calls   int
 }
@@ -49,7 +50,7 @@ func newBench(ctx context.Context, f *fleet, cfg config) (*bench, error) {
 	progress("creating %d accounts, each with a domain and a certificate", cfg.accounts)
 	for i := range cfg.accounts {
 		var body struct{ AccountId, AccessKeyId, AccessKeySecret string }
-		if err := f.admin(http.MethodPost, "/admin/v1/accounts", &body); err != nil {
+		if err := benchAdmin.Call(f.apis[0], http.MethodPost, "/admin/v1/accounts", &body); err != nil {
 			return nil, err
 		}
 		t := &tenant{id: body.AccountId, domain: fmt.Sprintf("b%03d.fleetbench.example", i)}
@@ -58,7 +59,7 @@ func newBench(ctx context.Context, f *fleet, cfg config) (*bench, error) {
 			if err != nil {
 				return nil, err
 			}
-			c.Domain = api.addr("api")
+			c.Domain = api.Addr("api")
 			c.SetConnectTimeout(3 * time.Second)
 			c.SetReadTimeout(15 * time.Second)
 			t.clients = append(t.clients, c)
@@ -77,11 +78,11 @@ func newBench(ctx context.Context, f *fleet, cfg config) (*bench, error) {
 		if err := retry(func() error { _, err := t.clients[0].AddCdnDomain(add); return err }); err != nil {
 			return fmt.Errorf("AddCdnDomain %s: %w", t.domain, err)
 		}
-		if err := retry(func() error { return setCert(t.clients[1], t.domain, t.rot[0], true) }); err != nil {
+		if err := retry(func() error { return fleettest.SetCert(t.clients[1], t.domain, t.rot[0], true) }); err != nil {
 			return fmt.Errorf("SetDomainServerCertificate %s: %w", t.domain, err)
 		}
 		for _, e := range f.edges {
-			if err := waitServed(e, t.domain, t.rot[0].fp, 30*time.Second); err != nil {
+			if err := waitServed(e, t.domain, t.rot[0].FP, 30*time.Second); err != nil {
 				return err
 			}
 		}
@@ -96,7 +97,7 @@ func (b *bench) propagation() ([]row, error) {
 	n := b.cfg.changes
 	domains := min(16, len(b.tenants))
 	progress("propagation: %d changes over %d domains, API nodes alternating", n, domains)
-	certs := make([]benchCert, n)
+	certs := make([]fleettest.Cert, n)
 	for i := range certs {
 		var err error
 		if certs[i], err = b.iss.issue(b.tenants[i%domains].domain, fmt.Sprintf("p%d", i)); err != nil {
@@ -119,7 +120,7 @@ func (b *bench) propagation() ([]row, error) {
 				return nil, fmt.Errorf("change %d on %s keeps failing", i, t.domain)
 			}
 			sent = time.Now()
-			err := setCert(client, t.domain, certs[i], false)
+			err := fleettest.SetCert(client, t.domain, certs[i], false)
 			acked = time.Since(sent)
 			if err == nil {
 				break
@@ -134,12 +135,12 @@ func (b *bench) propagation() ([]row, error) {
 			wg.Go(func() {
 				deadline := sent.Add(10 * time.Second)
 				for {
-					if fp, err := served(e.addr("https"), t.domain); err == nil && fp == certs[i].fp {
+					if fp, err := served(e.Addr("https"), t.domain); err == nil && fp == certs[i].FP {
 						seen[j] = time.Since(sent)
 						return
 					}
 					if time.Now().After(deadline) {
-						errs[j] = fmt.Errorf("edge %s does not serve change %d on %s after 10s", e.name, i, t.domain)
+						errs[j] = fmt.Errorf("edge %s does not serve change %d on %s after 10s", e.Name, i, t.domain)
 						return
 					}
 					time.Sleep(500 * time.Microsecond)
@@ -261,10 +262,10 @@ func (b *bench) drive(callers int, more func(n int64) bool, d time.Duration) dri
 				}
 				t.last = time.Now()
 				t.calls++
-				err := setCert(t.clients[t.calls%2], t.domain, t.rot[t.calls%2], true)
+				err := fleettest.SetCert(t.clients[t.calls%2], t.domain, t.rot[t.calls%2], true)
 				lat = append(lat, time.Since(t.last))
 				if err != nil {
-					code := apiCode(err)
+					code := fleettest.APICode(err)
 					if code == "" {
 						code = "no answer"
 					}
@@ -275,7 +276,7 @@ func (b *bench) drive(callers int, more func(n int64) bool, d time.Duration) dri
 				switch {
 				case err == nil:
 					ok.Add(1)
-				case apiStatus(err) >= 400 && apiStatus(err) < 500:
+				case fleettest.APIStatus(err) >= 400 && fleettest.APIStatus(err) < 500:
 					refused.Add(1)
 					t.calls-- // not applied: the same certificate is still due
 				default:
@@ -323,7 +324,7 @@ func (b *bench) modRevision(key string) (int64, error) {
 func (b *bench) rawPuts(callers, size int, d time.Duration) (float64, []time.Duration, error) {
 	var clis []*clientv3.Client
 	for range 2 {
-		c, err := clientv3.New(clientv3.Config{Endpoints: b.f.clientURL, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+		c, err := clientv3.New(clientv3.Config{Endpoints: b.f.cluster.Endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 		if err != nil {
 			return 0, nil, err
 		}
@@ -382,7 +383,7 @@ func (b *bench) catchUp() ([]row, error) {
 	b.f.cut.setDown(true)
 	// Until e1's lease runs out the API waits on it for domains it has not
 	// applied; ForceSet on a bound name does not, but be exact anyway.
-	if err := b.f.waitEdges(1, 30*time.Second); err != nil {
+	if err := benchAdmin.WaitEdges(b.f.apis[0], 1, 30*time.Second); err != nil {
 		return nil, err
 	}
 	leaseGone := time.Since(cut)
@@ -396,17 +397,17 @@ func (b *bench) catchUp() ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := retry(func() error { return setCert(t.clients[0], t.domain, marker, false) }); err != nil {
+	if err := retry(func() error { return fleettest.SetCert(t.clients[0], t.domain, marker, false) }); err != nil {
 		return nil, err
 	}
 	target, err := b.modRevision("/cdnd/v1/served/certs/" + t.id + "/marker")
 	if err != nil {
 		return nil, err
 	}
-	if err := waitServed(e2, t.domain, marker.fp, 30*time.Second); err != nil {
+	if err := waitServed(e2, t.domain, marker.FP, 30*time.Second); err != nil {
 		return nil, err
 	}
-	if fp, _ := served(e1.addr("https"), t.domain); fp == marker.fp {
+	if fp, _ := served(e1.Addr("https"), t.domain); fp == marker.FP {
 		return nil, errors.New("e1 serves the last change although it is cut off")
 	}
 	stale, err := edgeApplied(e1)
@@ -445,7 +446,7 @@ func (b *bench) catchUp() ([]row, error) {
 	})
 	wg.Go(func() {
 		for deadline := restored.Add(5 * time.Minute); ; time.Sleep(2 * time.Millisecond) {
-			if fp, err := served(e1.addr("https"), t.domain); err == nil && fp == marker.fp {
+			if fp, err := served(e1.Addr("https"), t.domain); err == nil && fp == marker.FP {
 				servedAt = time.Since(restored)
 				return
 			}
@@ -468,59 +469,19 @@ func (b *bench) catchUp() ([]row, error) {
 	}, nil
 }
 
-func setCert(c *cdn.Client, domain string, cert benchCert, force bool) error {
-	req := cdn.CreateSetDomainServerCertificateRequest()
-	req.DomainName, req.ServerCertificateStatus, req.CertName, req.CertType = domain, "on", cert.name, "upload"
-	req.ServerCertificate, req.PrivateKey = cert.chain, cert.key
-	if force {
-		req.ForceSet = "1"
-	}
-	_, err := c.SetDomainServerCertificate(req)
-	return err
-}
+// retry retries a setup call the fleet refuses for a moment, for up to
+// 30 s.
+func retry(call func() error) error { return fleettest.Retry(30*time.Second, call) }
 
-func apiStatus(err error) int {
-	var se *sdkerrors.ServerError
-	if errors.As(err, &se) {
-		return se.HttpStatus()
-	}
-	return 0
-}
-
-func apiCode(err error) string {
-	var se *sdkerrors.ServerError
-	if errors.As(err, &se) {
-		return se.ErrorCode()
-	}
-	return ""
-}
-
-// retry retries a setup call the fleet refuses for a moment.
-func retry(call func() error) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := call()
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		switch apiCode(err) {
-		case "Throttling.User", "ServiceBusy", "ServiceUnavailable":
-			time.Sleep(100 * time.Millisecond)
-		default:
-			return err
-		}
-	}
-}
-
-func waitServed(e *proc, sni, fp string, within time.Duration) error {
+func waitServed(e *fleettest.Proc, sni, fp string, within time.Duration) error {
 	deadline := time.Now().Add(within)
 	for {
-		got, err := served(e.addr("https"), sni)
+		got, err := served(e.Addr("https"), sni)
 		if err == nil && got == fp {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("edge %s does not serve %s the expected certificate (%v)", e.name, sni, err)
+			return fmt.Errorf("edge %s does not serve %s the expected certificate (%v)", e.Name, sni, err)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -14,6 +14,8 @@ import (
 	"net"
 	"sync/atomic"
 	"time"
+
+	"github.com/cdnd/cdnd/internal/fleettest"
 )
 
 // issuer signs leaf certificates (ECDSA P-256) for the bench's domains.
@@ -48,18 +50,11 @@ func newIssuer() (*issuer, error) {
 	return iss, nil
 }
 
-// benchCert is an uploadable certificate: its chain and key as PEM, and
-// the fingerprint a TLS client sees.
-type benchCert struct {
-	name       string
-	chain, key string
-	fp         string
-}
-
-func (iss *issuer) issue(domain, name string) (benchCert, error) {
+// issue signs a certificate for domain, to upload under name.
+func (iss *issuer) issue(domain, name string) (fleettest.Cert, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return benchCert{}, err
+		return fleettest.Cert{}, err
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
@@ -70,19 +65,19 @@ func (iss *issuer) issue(domain, name string) (benchCert, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, iss.cert, key.Public(), iss.key)
 	if err != nil {
-		return benchCert{}, err
+		return fleettest.Cert{}, err
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return benchCert{}, err
+		return fleettest.Cert{}, err
 	}
 	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), iss.caPEM...)
 	sum := sha256.Sum256(der)
-	return benchCert{
-		name:  name,
-		chain: string(chain),
-		key:   string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})),
-		fp:    hex.EncodeToString(sum[:]),
+	return fleettest.Cert{
+		Name:  name,
+		Chain: string(chain),
+		Key:   string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})),
+		FP:    hex.EncodeToString(sum[:]),
 	}, nil
 }
 

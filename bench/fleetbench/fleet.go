@@ -1,25 +1,20 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/cdnd/cdnd/internal/fleettest"
 )
 
 // The secrets every node of the bench fleet shares.
@@ -30,225 +25,81 @@ const (
 	benchToken      = "fleetbench-admin-token"
 )
 
-// proc is one process of the cdnd binary, its output in DIR/NAME.log.
-type proc struct {
-	name, bin string
-	args, env []string
-	logPath   string
+// benchSecrets and benchAdmin are the secrets every node of the bench fleet
+// shares and what calls its operator API with them.
+var (
+	benchSecrets = fleettest.Secrets{MasterKey: benchMasterKey, RootAccessKeyID: benchRootID, RootAccessKeySecret: benchRootSecret, AdminToken: benchToken}
+	benchAdmin   = fleettest.Admin{Token: benchToken}
+)
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
-	addrs  map[string]string
-}
-
-var servingLine = regexp.MustCompile(`msg="cdnd serving" role=(\S+) api=(\S*) https=(\S*) http=(\S*) admin=(\S*)`)
-
-// lineWatcher appends output to a file and reports the line a process
-// announces itself with.
-type lineWatcher struct {
-	mu      sync.Mutex
-	f       *os.File
-	partial []byte
-	ready   chan map[string]string
-}
-
-func (w *lineWatcher) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	_, _ = w.f.Write(p)
-	w.partial = append(w.partial, p...)
-	for {
-		i := bytes.IndexByte(w.partial, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		line := string(w.partial[:i])
-		w.partial = w.partial[i+1:]
-		var addrs map[string]string
-		if m := servingLine.FindStringSubmatch(line); m != nil {
-			addrs = map[string]string{"api": unquote(m[2]), "https": unquote(m[3]), "http": unquote(m[4]), "admin": unquote(m[5])}
-		} else if strings.Contains(line, `msg="etcd member ready"`) {
-			addrs = map[string]string{}
-		}
-		if addrs != nil {
-			select {
-			case w.ready <- addrs:
-			default:
-			}
-		}
-	}
-}
-
-func unquote(s string) string { return strings.Trim(s, `"`) }
-
-// launch starts the process; the returned channel delivers its addresses
-// once it is ready.
-func (p *proc) launch() (chan map[string]string, error) {
-	f, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	w := &lineWatcher{f: f, ready: make(chan map[string]string, 1)}
-	cmd := exec.Command(p.bin, p.args...)
-	cmd.Env = append(os.Environ(), p.env...)
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); f.Close(); close(exited) }()
-	p.mu.Lock()
-	p.cmd, p.exited = cmd, exited
-	p.mu.Unlock()
-	return w.ready, nil
-}
-
-func (p *proc) wait(ready chan map[string]string) error {
-	select {
-	case addrs := <-ready:
-		if len(addrs) > 0 {
-			p.mu.Lock()
-			p.addrs = addrs
-			p.mu.Unlock()
-		}
-		return nil
-	case <-p.exited:
-		return fmt.Errorf("%s exited before it was ready (see %s)", p.name, p.logPath)
-	case <-time.After(60 * time.Second):
-		return fmt.Errorf("%s not ready within 60s (see %s)", p.name, p.logPath)
-	}
-}
-
-func (p *proc) start() error {
-	ready, err := p.launch()
-	if err != nil {
-		return err
-	}
-	return p.wait(ready)
-}
-
-func (p *proc) addr(which string) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.addrs[which]
-}
-
-func (p *proc) kill() {
-	p.mu.Lock()
-	cmd, exited := p.cmd, p.exited
-	p.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	<-exited
-}
+// readyWithin bounds a process's start, to the line that says it is ready.
+const readyWithin = 60 * time.Second
 
 // fleet is three `cdnd etcd` members, API nodes and edges. Edge e1 reaches
-// etcd only through cutProxy, so that it can be cut off while the rest of
-// the fleet carries on.
+// etcd only through cut, so that it can be cut off while the rest of the
+// fleet carries on.
 type fleet struct {
-	dir, bin  string
-	members   []*proc
-	clientURL []string
-	etcd      *clientv3.Client
-	apis      []*proc
-	edges     []*proc
-	cut       *cutProxy
+	cluster *fleettest.Cluster
+	etcd    *clientv3.Client
+	apis    []*fleettest.Proc
+	edges   []*fleettest.Proc
+	cut     *cutProxy
 }
 
-func freePort() (int, error) {
-	for range 1000 {
-		port := 20000 + rand.IntN(12000) // below the ephemeral range: stable across restarts
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			ln.Close()
-			return port, nil
-		}
-	}
-	return 0, errors.New("no free port")
-}
-
+// startFleet starts the fleet, with its data and logs in dir. On an error
+// it returns what it has started, for stop.
 func startFleet(dir, bin string, nAPI int) (*fleet, error) {
-	f := &fleet{dir: dir, bin: bin}
-	var peers []string
-	type ports struct{ client, peer int }
-	ps := make([]ports, 3)
-	for i := range ps {
-		c, err := freePort()
-		if err != nil {
-			return f, err
-		}
-		p, err := freePort()
-		if err != nil {
-			return f, err
-		}
-		ps[i] = ports{c, p}
-		peers = append(peers, fmt.Sprintf("n%d=http://127.0.0.1:%d", i+1, p))
-		f.clientURL = append(f.clientURL, fmt.Sprintf("http://127.0.0.1:%d", c))
-	}
-	readies := make([]chan map[string]string, 3)
-	for i := range ps {
-		name := fmt.Sprintf("n%d", i+1)
-		peer := fmt.Sprintf("http://127.0.0.1:%d", ps[i].peer)
-		m := &proc{name: "etcd-" + name, bin: bin, logPath: filepath.Join(dir, "etcd-"+name+".log"), args: []string{
-			"etcd", "--name", name, "--data-dir", filepath.Join(dir, "etcd-"+name),
-			"--listen-client-urls", f.clientURL[i], "--advertise-client-urls", f.clientURL[i],
-			"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-			"--initial-cluster", strings.Join(peers, ","), "--initial-cluster-state", "new", "--log-level", "info",
-		}}
-		f.members = append(f.members, m)
-		r, err := m.launch()
-		if err != nil {
-			return f, err
-		}
-		readies[i] = r
-	}
-	for i, m := range f.members {
-		if err := m.wait(readies[i]); err != nil {
-			return f, err
-		}
-	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: f.clientURL, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
+	l := fleettest.Launcher{Bin: bin, Dir: dir, Secrets: benchSecrets}
+	f := &fleet{}
+	var err error
+	if f.cluster, err = l.NewCluster(nil); err != nil {
 		return f, err
 	}
-	f.etcd = cli
-
-	var err2 error
-	if f.cut, err2 = newCutProxy(f.clientURL); err2 != nil {
-		return f, err2
+	if err := f.cluster.StartMembers(readyWithin, f.cluster.Members...); err != nil {
+		return f, err
 	}
+	endpoints := f.cluster.Endpoints
+	if f.etcd, err = clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()}); err != nil {
+		return f, err
+	}
+	if f.cut, err = newCutProxy(endpoints); err != nil {
+		return f, err
+	}
+	var nodes []fleettest.Node
 	for i := range nAPI {
-		f.apis = append(f.apis, f.node(fmt.Sprintf("api%d", i+1), "api", f.clientURL))
+		nodes = append(nodes, fleettest.Node{Role: "api", Name: fmt.Sprintf("api%d", i+1), Endpoints: endpoints})
 	}
-	f.edges = append(f.edges, f.node("e1", "edge", f.cut.urls()), f.node("e2", "edge", f.clientURL))
-	for _, p := range append(append([]*proc(nil), f.apis...), f.edges...) {
-		if err := p.start(); err != nil {
+	nodes = append(nodes, fleettest.Node{Role: "edge", Name: "e1", Endpoints: f.cut.urls()}, fleettest.Node{Role: "edge", Name: "e2", Endpoints: endpoints})
+	for _, n := range nodes {
+		p, err := l.NewNode(n)
+		if err != nil {
+			return f, err
+		}
+		if n.Role == "api" {
+			f.apis = append(f.apis, p)
+		} else {
+			f.edges = append(f.edges, p)
+		}
+	}
+	for _, p := range append(append([]*fleettest.Proc(nil), f.apis...), f.edges...) {
+		if err := p.Start(readyWithin); err != nil {
 			return f, err
 		}
 	}
-	return f, f.waitEdges(2, 30*time.Second)
+	return f, benchAdmin.WaitEdges(f.apis[0], 2, 30*time.Second)
 }
 
-func (f *fleet) node(name, role string, endpoints []string) *proc {
-	args := []string{role, "--etcd-endpoints", strings.Join(endpoints, ","), "--data-dir", filepath.Join(f.dir, name), "--admin-addr", "127.0.0.1:0"}
-	if role == "api" {
-		args = append(args, "--api-addr", "127.0.0.1:0")
-	} else {
-		args = append(args, "--edge-id", name, "--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
-	}
-	return &proc{name: name, bin: f.bin, logPath: filepath.Join(f.dir, name+".log"), args: args, env: []string{
-		"CDND_MASTER_KEY=" + benchMasterKey, "CDND_ROOT_ACCESS_KEY_ID=" + benchRootID,
-		"CDND_ROOT_ACCESS_KEY_SECRET=" + benchRootSecret, "CDND_ADMIN_TOKEN=" + benchToken,
-	}}
-}
-
+// stop kills every process of the fleet, the nodes before the members they
+// depend on, and closes their logs.
 func (f *fleet) stop() {
-	for _, p := range append(append(append([]*proc(nil), f.edges...), f.apis...), f.members...) {
-		p.kill()
+	procs := append(append([]*fleettest.Proc(nil), f.edges...), f.apis...)
+	if f.cluster != nil {
+		for _, m := range f.cluster.Members {
+			procs = append(procs, m.Proc)
+		}
+	}
+	for _, p := range procs {
+		p.Close()
 	}
 	if f.cut != nil {
 		f.cut.close()
@@ -260,62 +111,11 @@ func (f *fleet) stop() {
 
 var httpClient = &http.Client{Timeout: 15 * time.Second}
 
-// admin calls an operator API (the first API node's unless at is given).
-func (f *fleet) admin(method, path string, out any, at ...*proc) error {
-	node := f.apis[0]
-	if len(at) > 0 {
-		node = at[0]
-	}
-	req, err := http.NewRequest(method, "http://"+node.addr("admin")+path, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+benchToken)
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, body)
-	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(body, out)
-}
-
-type edgeView struct {
-	EdgeId  string
-	Applied int64
-}
-
-func (f *fleet) edgeViews() ([]edgeView, error) {
-	var out struct{ Edges []edgeView }
-	err := f.admin(http.MethodGet, "/admin/v1/edges", &out)
-	return out.Edges, err
-}
-
-func (f *fleet) waitEdges(n int, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		es, err := f.edgeViews()
-		if err == nil && len(es) == n {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("want %d edges registered, have %v (%v)", n, es, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 var appliedLine = regexp.MustCompile(`(?m)^cdnd_edge_applied_revision (\S+)$`)
 
 // edgeApplied reads the revision an edge has applied from its metrics.
-func edgeApplied(edge *proc) (int64, error) {
-	req, err := http.NewRequest(http.MethodGet, "http://"+edge.addr("admin")+"/metrics", nil)
+func edgeApplied(edge *fleettest.Proc) (int64, error) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+edge.Addr("admin")+"/metrics", nil)
 	if err != nil {
 		return 0, err
 	}

@@ -26,13 +26,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cdnd/cdnd/internal/fleettest"
 )
 
 type config struct {
@@ -109,10 +109,10 @@ func run(ctx context.Context, cfg config) error {
 	}
 	bin := cfg.bin
 	if bin == "" {
-		bin = filepath.Join(dir, "cdnd")
 		progress("building cdnd")
-		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/cdnd").CombinedOutput(); err != nil {
-			return fmt.Errorf("go build ./cmd/cdnd (run from the module root): %v\n%s", err, out)
+		var err error
+		if bin, err = fleettest.BuildBinary(dir); err != nil {
+			return err
 		}
 	}
 	progress("starting 3 etcd members, 2 API nodes, 2 edges in %s", dir)
