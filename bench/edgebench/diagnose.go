@@ -135,6 +135,7 @@ func diagnoseMain(args []string) error {
 	cacheSize := fs.Int("cache-size", 0, "edge certificate cache size (default: every certificate)")
 	duration := fs.Duration("duration", 10*time.Second, "length of the profiled handshake run")
 	serve := fs.Bool("serve", false, "instead: start the whole of cdnd serve (internal/server) in this process and report (and -heapprofile) its idle heap; -cpuprofile then profiles its start, or with -restart its restart")
+	edgeAlone := fs.Bool("edge-alone", false, "with -loadprofile: stop the watch and close the store (etcd) before the handshake run, so the heap holds what a cdnd edge of a fleet holds")
 	restart := fs.Bool("restart", false, "with -serve: start, stop, and measure a second start, which reads the edge snapshot the first one wrote")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -164,7 +165,19 @@ func diagnoseMain(args []string) error {
 	fmt.Printf("  store.Open (embedded etcd: index restore, WAL replay)  %7.3f s\n", ip.opened.Seconds())
 	fmt.Printf("  edge.Run until Ready (LoadServed, index build)        %7.3f s\n", ip.edgeReady.Seconds())
 	if *loadProfile != "" {
-		if err := profileLoad(ctx, ip.edge, *n, *loadProfile, *duration); err != nil {
+		e := ip.edge
+		if *edgeAlone {
+			// The index keeps serving what it has: fail-static.
+			if err := ip.measureStoreAlone(); err != nil {
+				return err
+			}
+			closeStore := ip.closeStore
+			ip.closeStore = func() error { return nil }
+			if err := closeStore(); err != nil {
+				return fmt.Errorf("closing the store: %w", err)
+			}
+		}
+		if err := profileLoad(ctx, e, *n, *loadProfile, *duration); err != nil {
 			return err
 		}
 		if *heapProfile != "" {

@@ -381,8 +381,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 		s.cancel()
 	}
 	s.wg.Wait()
-	// The in-process client reports its own cancellation when closed.
-	if err := s.store.Close(); err != nil && !errors.Is(err, context.Canceled) {
+	if err := s.store.Close(); err != nil {
 		s.log.Warn("closing store", "err", err)
 	}
 }

@@ -201,6 +201,9 @@ func (s *Store) Close() error {
 	}
 	s.closing.Store(true)
 	err := s.cli.Close()
+	if errors.Is(err, context.Canceled) {
+		err = nil // the client reports its own shutdown so
+	}
 	if s.etcd != nil {
 		s.etcd.Close()
 	}
