@@ -121,7 +121,7 @@ func (j *journal) append(records []journalRecord) (int, error) {
 	if _, err := j.f.Write(j.buf); err != nil {
 		return 0, err
 	}
-	if err := j.f.Sync(); err != nil {
+	if err := syncFile(j.f); err != nil {
 		return 0, err
 	}
 	j.size += int64(len(j.buf))

@@ -166,7 +166,7 @@ func replaceFile(path string, write func(*os.File) error) (*os.File, error) {
 	}
 	err = write(f)
 	if err == nil {
-		err = f.Sync()
+		err = syncFile(f)
 	}
 	if err == nil {
 		err = os.Rename(f.Name(), path)
@@ -182,6 +182,10 @@ func replaceFile(path string, write func(*os.File) error) (*os.File, error) {
 	return f, nil
 }
 
+// syncFile makes what was written to a file durable. A variable so that
+// tests can make it fail, as a full or broken disk does.
+var syncFile = (*os.File).Sync
+
 // syncDir makes a rename in dir durable: until then a crash may bring back
 // the file the rename replaced.
 func syncDir(dir string) error {
@@ -189,5 +193,5 @@ func syncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	return errors.Join(d.Sync(), d.Close())
+	return errors.Join(syncFile(d), d.Close())
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +40,12 @@ func unreachableStore(t *testing.T) *store.Store {
 
 func snapshotAt(path string) envOption {
 	return withConfig(func(cfg *Config) { cfg.SnapshotPath = path })
+}
+
+func (q *snapshotQueue) durableRevision() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.durable
 }
 
 // waitDurable waits until the edge's snapshot files hold rev.
@@ -512,5 +519,87 @@ func TestSnapshotMetrics(t *testing.T) {
 	}
 	if writes["base"] < 1 || writes["journal"] < 1 {
 		t.Errorf("snapshot writes by kind: %v, want a base and a journal append at least", writes)
+	}
+}
+
+// failSyncs makes every fsync of the snapshot files fail while the returned
+// flag is set, as on a full or broken disk.
+func failSyncs(t *testing.T) *atomic.Bool {
+	var failing atomic.Bool
+	real := syncFile
+	syncFile = func(f *os.File) error {
+		if failing.Load() {
+			return errors.New("injected: no space left on device")
+		}
+		return real(f)
+	}
+	// Registered before any edge starts, so it runs after they stopped.
+	t.Cleanup(func() { syncFile = real })
+	return &failing
+}
+
+// TestSnapshotWriteFailure: an edge that cannot write its snapshot removes
+// it (a restart must not serve the older state it holds) and goes on
+// acknowledging what it applies, so that one bad disk does not keep the
+// fleet's domains "configuring"; once writes work again, so does the
+// snapshot.
+func TestSnapshotWriteFailure(t *testing.T) {
+	failing := failSyncs(t)
+	st := testStoreFor(t)
+	path := filepath.Join(t.TempDir(), "snapshot")
+	c1 := issue(t, "disk.example.com")
+	rev1 := putCertAndDomains(t, st, c1, "c", domain("disk.example.com", "c"))
+	en := startEdge(t, st, snapshotAt(path))
+	en.waitDurable(rev1)
+
+	failing.Store(true)
+	c2 := issue(t, "disk.example.com")
+	rev2 := putCertAndDomains(t, st, c2, "c")
+	eventually(t, 5*time.Second, func() error {
+		if got := en.reported(); got < rev2 {
+			return fmt.Errorf("reported %d < %d while the snapshot cannot be written", got, rev2)
+		}
+		return nil
+	})
+	if _, err := ReadSnapshot(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the stale snapshot is still there: %v", err)
+	}
+	if logged := en.log.String(); !strings.Contains(logged, "snapshot removed") || strings.Contains(logged, "PRIVATE KEY") {
+		t.Fatalf("log:\n%s", logged)
+	}
+
+	failing.Store(false)
+	c3 := issue(t, "disk.example.com")
+	rev3 := putCertAndDomains(t, st, c3, "c")
+	en.waitDurable(rev3)
+	s, err := ReadSnapshot(path)
+	if err != nil || certIn(s, "c") != c3.fp {
+		t.Fatalf("after the disk recovered: %v, serving %s", err, short(certIn(s, "c")))
+	}
+}
+
+// TestSnapshotCannotBeRemoved: when the old snapshot can be neither
+// replaced nor removed (here: a non-empty directory in its place), a
+// restart would serve it, so the edge acknowledges nothing it holds beyond
+// it, while it serves what it applied.
+func TestSnapshotCannotBeRemoved(t *testing.T) {
+	st := testStoreFor(t)
+	path := filepath.Join(t.TempDir(), "snapshot")
+	if err := os.MkdirAll(filepath.Join(path, "in-the-way"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c := issue(t, "stuck.example.com")
+	rev := putCertAndDomains(t, st, c, "c", domain("stuck.example.com", "c"))
+	en := startEdge(t, st, snapshotAt(path))
+	en.waitApplied(rev)
+	if fp, err := en.handshake("stuck.example.com", false); err != nil || fp != c.fp {
+		t.Fatalf("serving: %s, %v", short(fp), err)
+	}
+	time.Sleep(300 * time.Millisecond) // reports are prompt: one would be in by now
+	if got := en.reported(); got >= rev {
+		t.Fatalf("reported %d with no snapshot written and a stale one in place", got)
+	}
+	if !strings.Contains(en.log.String(), "cannot be removed") {
+		t.Fatalf("log:\n%s", en.log.String())
 	}
 }

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"math"
 	"sync"
 
 	"github.com/cdnd/cdnd/internal/store"
@@ -27,6 +28,10 @@ type snapshotQueue struct {
 	// durable is the last revision the snapshot files hold: what the edge
 	// may acknowledge.
 	durable int64
+	// gone: writing the snapshot failed and its files were removed, so no
+	// restart can serve an older state than the index: the edge may
+	// acknowledge what it applied until the files hold all of it again.
+	gone bool
 
 	wake chan struct{} // capacity 1: signals coalesce
 	// durableChanged is called (under mu) when durable moves.
@@ -103,6 +108,17 @@ func (q *snapshotQueue) publish(rev int64, epoch uint64) {
 	if epoch == q.epoch && rev > q.durable {
 		q.setDurable(rev)
 	}
+	if q.gone && q.durable >= q.upto {
+		q.gone = false
+	}
+}
+
+// unsaved notes that the snapshot files are gone (snapshotWriter.failed).
+func (q *snapshotQueue) unsaved() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.gone = true
+	q.durableChanged(q.durable) // wakes the reporter
 }
 
 func (q *snapshotQueue) setDurable(rev int64) {
@@ -110,9 +126,14 @@ func (q *snapshotQueue) setDurable(rev int64) {
 	q.durableChanged(rev)
 }
 
-func (q *snapshotQueue) durableRevision() int64 {
+// ackLimit is how far the edge may acknowledge: what the files hold, or
+// anything while they are gone.
+func (q *snapshotQueue) ackLimit() int64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.gone {
+		return math.MaxInt64
+	}
 	return q.durable
 }
 
@@ -130,7 +151,7 @@ func (q *snapshotQueue) loadEpoch() uint64 {
 func (e *Edge) acknowledged() int64 {
 	rev := e.Applied()
 	if e.snap != nil {
-		rev = min(rev, e.snap.durableRevision())
+		rev = min(rev, e.snap.ackLimit())
 	}
 	return rev
 }

@@ -2,6 +2,9 @@ package edge
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/cdnd/cdnd/internal/store"
@@ -167,12 +170,40 @@ func (w *snapshotWriter) dropJournal() {
 
 // failed logs a failed write (once until one succeeds) and schedules a
 // base, the only way on once a journal may be torn.
+//
+// Until then the files on disk hold an older state than the index, which
+// a restart would serve; holding back every acknowledgement meanwhile
+// would keep every domain changed since "configuring" on the whole fleet,
+// for as long as this one disk is full or broken. So the files are removed
+// instead: a restart then has no snapshot (it loads the store, or serves
+// nothing while the store is unreachable), and the edge may acknowledge
+// what it applied. Only when they cannot be removed either does the edge
+// keep acknowledging what they hold.
 func (w *snapshotWriter) failed(what string, err error) {
+	removeErr := removeSnapshot(w.e.snapshotPath)
 	if !w.failing {
-		w.e.log.Warn("edge: "+what+" failed; the edge acknowledges no further revision until a snapshot base is written", "path", w.e.snapshotPath, "err", err)
+		if removeErr == nil {
+			w.e.log.Warn("edge: "+what+" failed; snapshot removed, so a restart loads the store; writing a new one is retried", "path", w.e.snapshotPath, "err", err)
+		} else {
+			w.e.log.Error("edge: "+what+" failed, and the old snapshot cannot be removed; the edge acknowledges no further revision until a snapshot is written", "path", w.e.snapshotPath, "err", err, "remove_err", removeErr)
+		}
+	}
+	if removeErr == nil {
+		w.q.unsaved()
 	}
 	w.failing = true
 	w.baseDue = w.paced()
+}
+
+// removeSnapshot removes the snapshot at path and its journal.
+func removeSnapshot(path string) error {
+	var errs []error
+	for _, p := range []string{journalPath(path), path} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (w *snapshotWriter) succeeded() {
