@@ -156,36 +156,41 @@ func (ix *index) apply(changes []store.Change) (gone []*certEntry, domains int) 
 	return gone, len(ix.domains)
 }
 
-// replace installs a full load. The maps are built outside the lock and
-// swapped in under it; entries whose content is unchanged are carried over
-// so a reload (after compaction) keeps the cache warm. Only the goroutine
-// that applies changes calls apply and replace, so reading the old maps
-// here without the lock races with nothing but readers.
-func (ix *index) replace(s *store.Served) (gone []*certEntry, domains int) {
-	doms := make(map[string]*domainEntry, len(s.Domains))
+// build makes the index of a full load. Entries whose content ix already
+// holds are carried over, so that a reload (after compaction) keeps the
+// cache warm. Only the goroutine that applies changes calls build, apply
+// and adopt, so reading ix's maps here without the lock races with nothing
+// but readers.
+func (ix *index) build(s *store.Served) *index {
+	next := &index{domains: make(map[string]*domainEntry, len(s.Domains)), certs: make(map[certRef]*certEntry, len(s.Certs))}
 	for i := range s.Domains {
 		d := newDomainEntry(&s.Domains[i])
-		doms[d.name] = d
+		next.domains[d.name] = d
 	}
-	certs := make(map[certRef]*certEntry, len(s.Certs))
 	for i := range s.Certs {
 		c := &s.Certs[i]
 		ref := certRef{account: c.AccountID, name: c.Name}
 		if old := ix.certs[ref]; old != nil && old.sameContent(c) {
-			certs[ref] = old
+			next.certs[ref] = old
 			continue
 		}
-		certs[ref] = newCertEntry(c)
+		next.certs[ref] = newCertEntry(c)
 	}
+	return next
+}
+
+// adopt installs next's records at once, under the lock, and returns the
+// certificate entries ix held that next does not.
+func (ix *index) adopt(next *index) (gone []*certEntry, domains int) {
 	for ref, old := range ix.certs {
-		if certs[ref] != old {
+		if next.certs[ref] != old {
 			gone = append(gone, old)
 		}
 	}
 	ix.mu.Lock()
-	ix.domains, ix.certs = doms, certs
+	ix.domains, ix.certs = next.domains, next.certs
 	ix.mu.Unlock()
-	return gone, len(doms)
+	return gone, len(next.domains)
 }
 
 func newCertEntry(c *store.Cert) *certEntry {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/cdnd/cdnd/internal/store"
 )
@@ -24,8 +23,19 @@ func journalPath(path string) string { return path + ".journal" }
 // replayed. A damaged or foreign journal is not an error: the edge starts
 // from what it can trust, and so does ReadSnapshot.
 func ReadSnapshot(path string) (*store.Served, error) {
-	s, _, err := readSnapshot(path)
-	return s, err
+	saved, _, err := readSnapshot(path)
+	if err != nil {
+		return nil, err
+	}
+	domains, certs := saved.idx.records()
+	return &store.Served{Revision: saved.revision, ClusterID: saved.clusterID, Domains: domains, Certs: certs}, nil
+}
+
+// savedState is what the snapshot files hold, read into an index.
+type savedState struct {
+	idx       *index
+	revision  int64
+	clusterID uint64
 }
 
 // snapshotFiles is what reading the snapshot learnt about its files, for
@@ -41,89 +51,34 @@ type snapshotFiles struct {
 	journalErr  error
 }
 
-// readSnapshot reads the base at path and replays its journal.
-func readSnapshot(path string) (*store.Served, *snapshotFiles, error) {
-	s, size, err := readBase(path)
+// readSnapshot reads the base at path into an index and replays its
+// journal onto it, with the code that applies the store's watch.
+func readSnapshot(path string) (*savedState, *snapshotFiles, error) {
+	base, size, err := readBase(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	files := &snapshotFiles{base: journalHeader{ClusterID: s.ClusterID, BaseRevision: s.Revision}, baseSize: size}
+	saved := &savedState{idx: newIndex().build(base), revision: base.Revision, clusterID: base.ClusterID}
+	files := &snapshotFiles{base: journalHeader{ClusterID: base.ClusterID, BaseRevision: base.Revision}, baseSize: size}
 	f, err := os.Open(journalPath(path))
 	if errors.Is(err, os.ErrNotExist) {
-		return s, files, nil
+		return saved, files, nil
 	}
 	if err != nil {
 		files.journalErr = err
-		return s, files, nil
+		return saved, files, nil
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
 		files.journalErr = err
-		return s, files, nil
+		return saved, files, nil
 	}
-	var replay *replayed
 	files.journalLen, files.journalLast, files.journalErr = readJournal(f, fi.Size(), files.base, func(rec *journalRecord) {
-		if replay == nil {
-			replay = newReplayed(s)
-		}
-		replay.apply(rec.Changes)
+		saved.idx.apply(rec.Changes)
+		saved.revision = rec.Revision
 	})
-	if replay != nil {
-		s = replay.served(files.journalLast, s.ClusterID)
-	}
-	return s, files, nil
-}
-
-// replayed is a served set being brought forward by journal records, keyed
-// as the index keys it so that a change replaces or deletes what it would
-// there.
-type replayed struct {
-	domains map[string]store.Domain
-	certs   map[certRef]store.Cert
-}
-
-func newReplayed(s *store.Served) *replayed {
-	r := &replayed{domains: make(map[string]store.Domain, len(s.Domains)), certs: make(map[certRef]store.Cert, len(s.Certs))}
-	for _, d := range s.Domains {
-		r.domains[strings.ToLower(d.Name)] = d
-	}
-	for _, c := range s.Certs {
-		r.certs[certRef{account: c.AccountID, name: c.Name}] = c
-	}
-	return r
-}
-
-func (r *replayed) apply(changes []store.Change) {
-	for _, c := range changes {
-		switch {
-		case c.Domain != nil:
-			name := strings.ToLower(c.Domain.Name)
-			if c.Deleted {
-				delete(r.domains, name)
-			} else {
-				r.domains[name] = *c.Domain
-			}
-		case c.Cert != nil:
-			ref := certRef{account: c.Cert.AccountID, name: c.Cert.Name}
-			if c.Deleted {
-				delete(r.certs, ref)
-			} else {
-				r.certs[ref] = *c.Cert
-			}
-		}
-	}
-}
-
-func (r *replayed) served(rev int64, cluster uint64) *store.Served {
-	s := &store.Served{Revision: rev, ClusterID: cluster, Domains: make([]store.Domain, 0, len(r.domains)), Certs: make([]store.Cert, 0, len(r.certs))}
-	for _, d := range r.domains {
-		s.Domains = append(s.Domains, d)
-	}
-	for _, c := range r.certs {
-		s.Certs = append(s.Certs, c)
-	}
-	return s
+	return saved, files, nil
 }
 
 // startFromSnapshot serves the snapshot, if there is one, before the store
@@ -131,7 +86,7 @@ func (r *replayed) served(rev int64, cluster uint64) *store.Served {
 // It returns the files for the writer to continue, nil when the index does
 // not hold a snapshot.
 func (e *Edge) startFromSnapshot() *snapshotFiles {
-	s, files, err := readSnapshot(e.snapshotPath)
+	saved, files, err := readSnapshot(e.snapshotPath)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -141,16 +96,16 @@ func (e *Edge) startFromSnapshot() *snapshotFiles {
 	}
 	switch {
 	case errors.Is(files.journalErr, errOtherBase):
-		e.log.Warn("edge: ignoring a snapshot journal that does not extend its base", "path", journalPath(e.snapshotPath), "base", s.Revision)
+		e.log.Warn("edge: ignoring a snapshot journal that does not extend its base", "path", journalPath(e.snapshotPath), "base", files.base.BaseRevision)
 	case files.journalErr != nil:
 		e.log.Warn("edge: the snapshot journal is damaged; serving its consistent prefix",
-			"path", journalPath(e.snapshotPath), "revision", s.Revision, "err", files.journalErr)
+			"path", journalPath(e.snapshotPath), "revision", saved.revision, "err", files.journalErr)
 	}
-	e.install(s)
+	e.install(saved.idx, saved.revision, saved.clusterID)
 	// What was just read is on disk: durable already. This also wakes the
 	// reporter, now that the edge is Ready.
-	e.snap.resumed(s.Revision)
-	e.log.Info("edge: serving the snapshot until the store answers", "revision", s.Revision, "domains", len(s.Domains))
+	e.snap.resumed(saved.revision)
+	e.log.Info("edge: serving the snapshot until the store answers", "revision", saved.revision, "domains", len(saved.idx.domains))
 	return files
 }
 

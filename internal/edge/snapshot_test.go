@@ -410,7 +410,7 @@ func TestReportsOnlyDurable(t *testing.T) {
 	e := New(Config{Store: st, Keyring: testKR, EdgeID: "durable", Logger: slog.New(slog.DiscardHandler), SnapshotPath: filepath.Join(t.TempDir(), "snapshot")})
 	en := &env{t: t, st: st, edge: e, id: "durable"}
 	// The writer lags: applied 20, durable 10.
-	e.install(&store.Served{Revision: 20, ClusterID: 1})
+	e.install(newIndex(), 20, 1)
 	e.snap.publish(10, e.snap.loadEpoch())
 	ctx, cancel := context.WithCancel(context.Background())
 	lease := st.RegisterEdge(en.id)

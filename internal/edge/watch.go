@@ -130,19 +130,19 @@ func (e *Edge) Run(ctx context.Context) error {
 func (e *Edge) load(s *store.Served) {
 	e.loading.Lock()
 	defer e.loading.Unlock()
-	otherCluster := e.install(s)
+	otherCluster := e.install(e.idx.build(s), s.Revision, s.ClusterID)
 	e.snap.loaded(s.Revision, otherCluster)
 }
 
-// install puts a full set in the index and reports whether it is of
-// another etcd cluster than the one before.
-func (e *Edge) install(s *store.Served) (otherCluster bool) {
-	otherCluster = e.clusterID.Swap(s.ClusterID) != s.ClusterID
-	gone, n := e.idx.replace(s)
+// install makes next the index, as of revision rev of cluster, and reports
+// whether that cluster is another than the one before.
+func (e *Edge) install(next *index, rev int64, cluster uint64) (otherCluster bool) {
+	otherCluster = e.clusterID.Swap(cluster) != cluster
+	gone, n := e.idx.adopt(next)
 	e.cache.drop(gone)
-	e.setApplied(s.Revision, n)
+	e.setApplied(rev, n)
 	if !e.ready.Swap(true) {
-		e.log.Info("edge: ready", "revision", s.Revision, "domains", n, "certs", len(s.Certs))
+		e.log.Info("edge: ready", "revision", rev, "domains", n, "certs", len(next.certs))
 	}
 	return otherCluster
 }
