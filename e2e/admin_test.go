@@ -29,6 +29,10 @@ func TestOperatorAPI(t *testing.T) {
 		{"POST", "/admin/v1/accounts", ""},
 		{"POST", "/admin/v1/accounts", "Bearer wrong"},
 		{"PUT", "/admin/v1/domains/x.example/mode", "Bearer " + adminToken + "x"},
+		{"GET", "/debug/pprof/", ""},
+		{"GET", "/debug/pprof/heap", "Bearer wrong"},
+		{"GET", "/debug/pprof/profile?seconds=1", ""},
+		{"GET", "/debug/pprof/trace?seconds=1", ""},
 	} {
 		req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(`{"Mode":"safe"}`))
 		if tc.auth != "" {
@@ -42,6 +46,33 @@ func TestOperatorAPI(t *testing.T) {
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("%s %s with %q: %d", tc.method, tc.path, tc.auth, resp.StatusCode)
 		}
+	}
+	// With it, the Go runtime's profiles of the node.
+	for path, want := range map[string]string{
+		"/debug/pprof/":                  "goroutine",
+		"/debug/pprof/heap?debug=1":      "heap profile",
+		"/debug/pprof/goroutine?debug=1": "goroutine profile",
+		"/debug/pprof/profile?seconds=1": "", // binary: checked by status alone
+	} {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || len(b) == 0 || !strings.Contains(string(b), want) {
+			t.Fatalf("%s: %d, %.200q", path, resp.StatusCode, b)
+		}
+	}
+	// Traces with argument words could carry key material: refused.
+	req, _ := http.NewRequest("GET", base+"/debug/pprof/goroutine?debug=2", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("goroutine?debug=2: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	a := newAccount(t)
 	if a.ID == "" || !strings.HasPrefix(a.AccessKeyID, "LTAI") || len(a.Secret) < 30 {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -46,6 +47,11 @@ func Handler(cfg Config) http.Handler {
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	mux.Handle("GET /admin/v1/edges", a.auth(a.listEdges))
+	// The Go runtime's profiles of this node, behind the token: what the
+	// benchmarks' diagnose mode shows in its own process, for the real one.
+	mux.Handle("GET /debug/pprof/", a.requireToken(http.HandlerFunc(profiles)))
+	mux.Handle("GET /debug/pprof/profile", a.requireToken(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("GET /debug/pprof/trace", a.requireToken(http.HandlerFunc(pprof.Trace)))
 	if cfg.Accounts != nil {
 		mux.Handle("POST /admin/v1/accounts", a.auth(a.createAccount))
 		mux.Handle("PUT /admin/v1/accounts/{AccountId}/quota", a.auth(a.setQuota))
@@ -57,6 +63,19 @@ func Handler(cfg Config) http.Handler {
 
 type api struct{ cfg Config }
 
+// profiles serves the runtime's named profiles (heap, goroutine, allocs,
+// ...), which show code and allocation sites, but not goroutine traces at
+// debug=2: those print each call's argument words, and a goroutine caught
+// in the middle of a signature would show words of a private key.
+func profiles(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Query().Get("debug") {
+	case "", "0", "1":
+		pprof.Index(w, r)
+	default:
+		http.Error(w, "only debug=0 or debug=1: traces with arguments are not served\n", http.StatusForbidden)
+	}
+}
+
 func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
 	if !a.cfg.Ready() {
 		http.Error(w, "not ready\n", http.StatusServiceUnavailable)
@@ -65,19 +84,27 @@ func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ready\n"))
 }
 
-// auth admits a call carrying the operator token, compared in constant time.
+// auth admits a call carrying the operator token and answers in JSON.
 func (a *api) auth(next func(ctx context.Context, r *http.Request) (int, any, error)) http.Handler {
+	return a.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status, body, err := next(r.Context(), r)
+		if err != nil {
+			status, body = a.failure(r, err)
+		}
+		writeJSON(w, status, body)
+	}))
+}
+
+// requireToken admits a request carrying the operator token, compared in
+// constant time.
+func (a *api) requireToken(next http.Handler) http.Handler {
 	want := []byte("Bearer " + a.cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			writeJSON(w, http.StatusUnauthorized, errorBody{"Unauthorized", "a valid bearer token is required"})
 			return
 		}
-		status, body, err := next(r.Context(), r)
-		if err != nil {
-			status, body = a.failure(r, err)
-		}
-		writeJSON(w, status, body)
+		next.ServeHTTP(w, r)
 	})
 }
 
