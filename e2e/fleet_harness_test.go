@@ -180,14 +180,15 @@ func (f *fleet) clientTLS() *tls.Config {
 // --- the fleet -----------------------------------------------------------
 
 type fleet struct {
-	t       *testing.T
-	opts    fleetOptions
-	pki     *fleetPKI
-	dir     string
-	cluster *fleettest.Cluster
-	etcd    *clientv3.Client
-	apis    []*fleettest.Proc
-	edges   []*fleettest.Proc
+	t        *testing.T
+	opts     fleetOptions
+	launcher fleettest.Launcher // for nodes a test adds later
+	pki      *fleetPKI
+	dir      string
+	cluster  *fleettest.Cluster
+	etcd     *clientv3.Client
+	apis     []*fleettest.Proc
+	edges    []*fleettest.Proc
 }
 
 // fleetOptions vary a fleet.
@@ -221,7 +222,7 @@ func newFleetWith(t *testing.T, nAPI, nEdge int, opts fleetOptions) *fleet {
 		MasterKey: masterKey, RootAccessKeyID: fleetRootID, RootAccessKeySecret: fleetRootSecret, AdminToken: fleetToken,
 	}}
 	start := time.Now()
-	f := &fleet{t: t, dir: l.Dir, opts: opts}
+	f := &fleet{t: t, dir: l.Dir, opts: opts, launcher: l}
 	if opts.tls {
 		f.pki = newFleetPKI(t, f.dir)
 	}
@@ -395,8 +396,9 @@ func (f *fleet) waitEdges(n int) {
 
 // fleetAccount is a tenant with one SDK client per API node.
 type fleetAccount struct {
-	ID      string
-	clients []*cdn.Client
+	ID            string
+	keyID, secret string
+	clients       []*cdn.Client // one per API node of the fleet, in order
 }
 
 func (f *fleet) newAccount() *fleetAccount {
@@ -405,7 +407,7 @@ func (f *fleet) newAccount() *fleetAccount {
 	if err := fleetAdmin.Call(f.apis[0], http.MethodPost, "/admin/v1/accounts", &body); err != nil {
 		f.t.Fatal(err)
 	}
-	a := &fleetAccount{ID: body.AccountId}
+	a := &fleetAccount{ID: body.AccountId, keyID: body.AccessKeyId, secret: body.AccessKeySecret}
 	for _, api := range f.apis {
 		a.clients = append(a.clients, fleetClient(f.t, api, body.AccessKeyId, body.AccessKeySecret))
 	}

@@ -11,9 +11,10 @@ import (
 
 // TestFleetEtcdDownEdgesServe kills every etcd member: both edges keep
 // serving every domain; an edge killed and restarted meanwhile serves from
-// its snapshot; both API nodes answer 503 ServiceUnavailable in bounded
-// time; when the members come back on their data directories the API
-// recovers by itself and a change made then reaches both edges.
+// its snapshot; both API nodes, and a third started meanwhile, answer 503
+// ServiceUnavailable in bounded time; when the members come back on their
+// data directories the API recovers by itself and a change made then
+// reaches both edges.
 func TestFleetEtcdDownEdgesServe(t *testing.T) {
 	skipFleet(t)
 	t.Parallel()
@@ -89,6 +90,17 @@ func TestFleetEtcdDownEdgesServe(t *testing.T) {
 		}
 	}
 	wg.Wait()
+
+	// An API node started now comes up (it confirms the root account once
+	// the store answers) and answers like the others, rather than hang
+	// before it even listens.
+	api3 := f.newNode(f.launcher, "api", "api3")
+	f.start(api3)
+	late3 := fleetClient(t, api3, acc.keyID, acc.secret)
+	sent := time.Now()
+	if _, err := domainStatus(late3, names[0]); fleettest.APICode(err) != "ServiceUnavailable" || time.Since(sent) > fleetGatewayBound {
+		t.Fatalf("an API node started with etcd down: %v after %v, want 503 ServiceUnavailable", err, time.Since(sent))
+	}
 	// By now the edges have been cut off longer than their leases last.
 	servesAll(fmt.Sprintf("etcd down for %v", time.Since(down).Round(time.Second)))
 
@@ -106,6 +118,9 @@ func TestFleetEtcdDownEdgesServe(t *testing.T) {
 		t.Fatalf("the API did not recover within 20s of etcd's return: %v", err)
 	}
 	t.Logf("first acknowledged write %v after etcd's return", time.Since(back).Round(time.Millisecond))
+	if err := fleetRetry(func() error { _, err := domainStatus(late3, names[1]); return err }); err != nil {
+		t.Fatalf("the API node started during the outage after etcd's return: %v", err)
+	}
 	f.waitServed(names[1], next.FP, 10*time.Second, e1, e2)
 	f.waitStatus(acc, names[1], "online", 15*time.Second)
 	// The write refused during the outage left nothing behind.

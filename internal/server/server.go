@@ -97,8 +97,6 @@ func EnvFromOS() Env {
 type Server struct {
 	// Bound addresses (useful when the config asked for port 0).
 	APIAddr, HTTPSAddr, HTTPAddr, AdminAddr net.Addr
-	// RootAccountID is the installation's root account.
-	RootAccountID string
 	// AdminToken is the operator API's bearer token.
 	AdminToken string
 
@@ -263,15 +261,17 @@ const snapshotFile = "edge-snapshot"
 // account and domain routes.
 func (s *Server) startAPI(ctx, runCtx context.Context, cfg Config, kr *keyring.Keyring, reg *prometheus.Registry, adminCfg *admin.Config) (http.Handler, error) {
 	accounts := iam.New(s.store, kr)
-	root, created, err := accounts.EnsureRoot(ctx, cfg.Env.RootAccessKeyID, cfg.Env.RootAccessKeySecret)
-	if err != nil {
-		return nil, fmt.Errorf("root account: %w", err)
-	}
-	s.RootAccountID = root.AccountID
-	if created && cfg.Env.RootAccessKeyID == "" {
-		if err := announceRoot(cfg.Stdout, cfg.DataDir, root); err != nil {
-			return nil, err
-		}
+	actx, cancel := context.WithTimeout(ctx, rootAttempt)
+	err := s.ensureRoot(actx, accounts, cfg)
+	cancel()
+	if errors.Is(err, store.ErrUnavailable) {
+		// An API node must come up with its store down, answering 503
+		// like the running ones, rather than hang before it listens; the
+		// root account is confirmed as soon as the store answers.
+		s.log.Warn("the store is unreachable; the root account is confirmed once it answers", "err", err)
+		s.goRun("root account", func() error { return s.ensureRootLater(runCtx, accounts, cfg) })
+	} else if err != nil {
+		return nil, err
 	}
 	repo := cas.New(s.store, kr)
 	service := cdn.New(cdn.Config{Store: s.store, Certs: repo, CnameSuffix: cfg.CnameSuffix})
@@ -295,6 +295,46 @@ func (s *Server) startAPI(ctx, runCtx context.Context, cfg Config, kr *keyring.K
 	s.goRun("iam mirror", func() error { accounts.Run(runCtx); return nil })
 	s.goRun("api node lease", func() error { peers.run(runCtx); return nil })
 	return gw, nil
+}
+
+// rootAttempt bounds each attempt to confirm the root account.
+const rootAttempt = 5 * time.Second
+
+// ensureRoot creates the root account and its AccessKey on the first start
+// of an installation (printing generated credentials once), and checks them
+// on later ones.
+func (s *Server) ensureRoot(ctx context.Context, accounts *iam.Directory, cfg Config) error {
+	root, created, err := accounts.EnsureRoot(ctx, cfg.Env.RootAccessKeyID, cfg.Env.RootAccessKeySecret)
+	if err != nil {
+		return fmt.Errorf("root account: %w", err)
+	}
+	if created && cfg.Env.RootAccessKeyID == "" {
+		return announceRoot(cfg.Stdout, cfg.DataDir, root)
+	}
+	return nil
+}
+
+// ensureRootLater retries ensureRoot while the store is unavailable.
+func (s *Server) ensureRootLater(ctx context.Context, accounts *iam.Directory, cfg Config) error {
+	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		actx, cancel := context.WithTimeout(ctx, rootAttempt)
+		err := s.ensureRoot(actx, accounts, cfg)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err == nil:
+			s.log.Info("root account confirmed")
+			return nil
+		case !errors.Is(err, store.ErrUnavailable):
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+	}
 }
 
 // roleAddr is addr when the role uses the listener, else none.
