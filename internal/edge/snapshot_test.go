@@ -48,6 +48,17 @@ func (q *snapshotQueue) durableRevision() int64 {
 	return q.durable
 }
 
+// waitReported waits until the edge has reported rev to the store.
+func (en *env) waitReported(rev int64, within time.Duration) {
+	en.t.Helper()
+	eventually(en.t, within, func() error {
+		if got := en.reported(); got < rev {
+			return fmt.Errorf("reported %d < %d", got, rev)
+		}
+		return nil
+	})
+}
+
 // waitDurable waits until the edge's snapshot files hold rev.
 func (en *env) waitDurable(rev int64) {
 	en.t.Helper()
@@ -178,12 +189,7 @@ func TestAcknowledgedIsOnDisk(t *testing.T) {
 
 	c2 := issue(t, "ack.example.com")
 	rev := putCertAndDomains(t, st, c2, "c")
-	eventually(t, 5*time.Second, func() error {
-		if got := en.reported(); got < rev {
-			return fmt.Errorf("reported %d < %d", got, rev)
-		}
-		return nil
-	})
+	en.waitReported(rev, 5*time.Second)
 	crashed := copySnapshot(t, path)
 
 	s, err := ReadSnapshot(crashed)
@@ -444,12 +450,7 @@ func TestIdleEdgeAcknowledges(t *testing.T) {
 	st := testStoreFor(t)
 	en := startEdge(t, st, snapshotAt(filepath.Join(t.TempDir(), "snapshot")))
 	rev := commit(t, st.Txn().Put(store.MetaKey("idle"), "not served"))
-	eventually(t, 3*progressInterval, func() error {
-		if got := en.reported(); got < rev {
-			return fmt.Errorf("reported %d < %d", got, rev)
-		}
-		return nil
-	})
+	en.waitReported(rev, 3*progressInterval)
 }
 
 // FuzzReadSnapshot: whatever the journal holds, reading never fails (the
@@ -555,12 +556,7 @@ func TestSnapshotWriteFailure(t *testing.T) {
 	failing.Store(true)
 	c2 := issue(t, "disk.example.com")
 	rev2 := putCertAndDomains(t, st, c2, "c")
-	eventually(t, 5*time.Second, func() error {
-		if got := en.reported(); got < rev2 {
-			return fmt.Errorf("reported %d < %d while the snapshot cannot be written", got, rev2)
-		}
-		return nil
-	})
+	en.waitReported(rev2, 5*time.Second)
 	if _, err := ReadSnapshot(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the stale snapshot is still there: %v", err)
 	}
