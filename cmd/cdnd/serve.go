@@ -94,6 +94,7 @@ func nodeCommand(role, use, short, long string) *cobra.Command {
 	f.StringVar(&cfg.Store.CAFile, "etcd-ca", "", "CA that signed the etcd cluster's certificates")
 	f.StringVar(&cfg.Store.Username, "etcd-user", "", "etcd user (password from CDND_ETCD_PASSWORD)")
 	f.StringVar(&cfg.Store.Prefix, "etcd-prefix", "/cdnd", "key prefix, so that several installations share one cluster")
+	f.StringVar(&cfg.DNSResolver, "dns-resolver", "", "DNS server HOST:PORT for the names tenants give (origins, ownership checks); default the system's")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	if role != server.RoleEdge {

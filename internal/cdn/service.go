@@ -2,6 +2,7 @@ package cdn
 
 import (
 	"context"
+	"net"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ type Service struct {
 	st          *store.Store
 	certs       *cas.Repo
 	cnameSuffix string
+	resolver    *net.Resolver
 	now         func() time.Time
 	// busyWait is how long an action on a domain that is still configuring
 	// waits for the edges before answering ServiceBusy. Edges apply a change
@@ -37,10 +39,16 @@ type Config struct {
 	// CnameSuffix is appended to a domain to form its CNAME
 	// ("example.com" -> "example.com.<suffix>").
 	CnameSuffix string
+	// Resolver looks up the names tenants give (origins, ownership
+	// records); nil means the system's.
+	Resolver *net.Resolver
 }
 
 // New returns the CDN service.
 func New(cfg Config) *Service {
+	if cfg.Resolver == nil {
+		cfg.Resolver = net.DefaultResolver
+	}
 	if cfg.CnameSuffix == "" {
 		cfg.CnameSuffix = "w.cdnd.localhost"
 	}
@@ -48,6 +56,7 @@ func New(cfg Config) *Service {
 		st:          cfg.Store,
 		certs:       cfg.Certs,
 		cnameSuffix: cfg.CnameSuffix,
+		resolver:    cfg.Resolver,
 		now:         time.Now,
 		busyWait:    2 * time.Second,
 	}

@@ -64,6 +64,9 @@ type Config struct {
 	DefaultCertFile string
 	DefaultKeyFile  string
 	CnameSuffix     string
+	// DNSResolver is the DNS server (HOST:PORT) that resolves names tenants
+	// give cdnd; empty means the system's.
+	DNSResolver string
 	// AuditRetention is how long the audit trail keeps a record.
 	AuditRetention time.Duration
 	// Env holds the CDND_* environment values.
@@ -274,7 +277,7 @@ func (s *Server) startAPI(ctx, runCtx context.Context, cfg Config, kr *keyring.K
 		return nil, err
 	}
 	repo := cas.New(s.store, kr)
-	service := cdn.New(cdn.Config{Store: s.store, Certs: repo, CnameSuffix: cfg.CnameSuffix})
+	service := cdn.New(cdn.Config{Store: s.store, Certs: repo, CnameSuffix: cfg.CnameSuffix, Resolver: newResolver(cfg.DNSResolver)})
 	trail := audit.New(s.store, cfg.AuditRetention)
 	peers := newPeerCount(s.store, s.log)
 	gw := openapi.New(openapi.Config{
