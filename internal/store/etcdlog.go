@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -27,7 +28,7 @@ func newEtcdLogger(log *slog.Logger, closing *atomic.Bool) *zap.Logger {
 func (c *slogCore) Enabled(l zapcore.Level) bool { return l >= zapcore.WarnLevel }
 
 func (c *slogCore) With(fields []zapcore.Field) zapcore.Core {
-	return &slogCore{log: c.log, attrs: append(append([]slog.Attr(nil), c.attrs...), attrs(fields)...), closing: c.closing}
+	return &slogCore{log: c.log, attrs: slices.Concat(c.attrs, attrs(fields)), closing: c.closing}
 }
 
 // benignEtcdWarnings are warnings about settings that do not apply to a
@@ -51,7 +52,9 @@ func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	if e.Level >= zapcore.ErrorLevel {
 		level = slog.LevelError
 	}
-	c.log.LogAttrs(context.Background(), level, e.Message, append(c.attrs, attrs(fields)...)...)
+	// A fresh slice: c.attrs may have spare capacity that concurrent
+	// writers would otherwise all append into.
+	c.log.LogAttrs(context.Background(), level, e.Message, slices.Concat(c.attrs, attrs(fields))...)
 	return nil
 }
 

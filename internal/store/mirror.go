@@ -98,7 +98,13 @@ func (m *Mirror) watch(ctx context.Context, rev *int64) error {
 		if err := resp.Err(); err != nil {
 			return wrap(err)
 		}
-		if len(resp.Events) > 0 {
+		// The header's revision is the store's, not the batch's: a watcher
+		// catching up from far behind gets its events in batches of at most
+		// 1000 revisions, each under the current header. Only the events'
+		// own revisions, and a progress notification's header (sent when
+		// no event is pending), say how far the mirror really is.
+		switch {
+		case len(resp.Events) > 0:
 			kvs := make([]RawKV, len(resp.Events))
 			for i, ev := range resp.Events {
 				kvs[i].Key = Key(strings.TrimPrefix(string(ev.Kv.Key), m.s.prefix))
@@ -107,8 +113,10 @@ func (m *Mirror) watch(ctx context.Context, rev *int64) error {
 				}
 			}
 			m.apply(false, kvs)
+			*rev = resp.Events[len(resp.Events)-1].Kv.ModRevision
+		case resp.IsProgressNotify():
+			*rev = max(*rev, resp.Header.Revision)
 		}
-		*rev = resp.Header.Revision
 		m.advance(*rev)
 	}
 	if ctx.Err() != nil {
