@@ -44,6 +44,10 @@ const (
 	faultCertRegion
 	faultEnv
 	faultMissingCertID
+
+	// numFaults is one more than the last fault: every table maps each
+	// fault below it (TestEveryFaultHasACodeInEveryTable).
+	numFaults
 )
 
 func (f certFault) Error() string { return "cdn: certificate fault " + strconv.Itoa(int(f)) }
@@ -55,7 +59,7 @@ const maxCertName = 128
 // seed document lists them.
 var setServerCertificateErrors = map[certFault]*openapi.Error{
 	faultStatus:           openapi.NewError(400, "InvalidServerCertificateStatus.ValueNotSupported", "The specified ServerCertificateStatus is invalid."),
-	faultCertType:         openapi.NewError(400, "SetDomainCertificate.ParameterError", "The specified parameters are invalid."),
+	faultCertType:         errSetCertificateParameter,
 	faultMissingCert:      openapi.NewError(400, "SSLPub.MissingParameter", "The SSLPub parameter is required."),
 	faultMissingKey:       openapi.NewError(400, "SSLPri.MissingParameter", "The SSLPri parameter is required."),
 	faultMissingName:      openapi.NewError(404, "CertName.MissingParameter", "The CertName parameter is required."),
@@ -75,8 +79,16 @@ var setServerCertificateErrors = map[certFault]*openapi.Error{
 	faultOffline:          openapi.NewError(400, "InvalidDomain.notOnline", "The domain is offline. Check the status of the domain and try again later."),
 	faultSafeMode:         openapi.NewError(400, "DomainInSafeMode", "The domain is in safe mode. To request permission, contact Customer Service."),
 	faultProtectedMode:    openapi.NewError(403, "DomainInProtectedMode", "The domain is in protection mode. To request permission, contact Customer Service."),
-	faultTooManyDomains:   openapi.NewError(400, "SetDomainCertificate.ParameterError", "The specified parameters are invalid."),
+	faultTooManyDomains:   errSetCertificateParameter,
+	// Parameters this action does not take (CertRegion, Env, CertId): a
+	// shared code path that raised their faults here would be a bug, but
+	// still an answer, not a nil error.
+	faultCertRegion:    errSetCertificateParameter,
+	faultEnv:           errSetCertificateParameter,
+	faultMissingCertID: errSetCertificateParameter,
 }
+
+var errSetCertificateParameter = openapi.NewError(400, "SetDomainCertificate.ParameterError", "The specified parameters are invalid.")
 
 // setServerCertificate2014Errors: the legacy API's own codes (cn docs),
 // falling back to the 2018 codes for faults it shares.
@@ -107,11 +119,15 @@ func withDefaults(codes, defaults map[certFault]*openapi.Error) map[certFault]*o
 	return codes
 }
 
-// translate turns a certFault into the action's API error.
+// translate turns a certFault into the action's API error. A fault missing
+// from the table stays the plain error it is (InternalError, logged) rather
+// than becoming a nil *openapi.Error.
 func translate(err error, codes map[certFault]*openapi.Error) error {
 	var f certFault
 	if errors.As(err, &f) {
-		return codes[f]
+		if e := codes[f]; e != nil {
+			return e
+		}
 	}
 	return err
 }

@@ -193,7 +193,9 @@ func (g *Gateway) run(ctx context.Context, a *Action, call *Request) (result any
 func (g *Gateway) apiError(err error, requestID, action string) *Error {
 	var apiErr *Error
 	switch {
-	case errors.As(err, &apiErr):
+	case errors.As(err, &apiErr) && apiErr != nil:
+		// A nil *Error inside err (a lookup that found no entry) is a bug
+		// of the action: it falls through to InternalError.
 		return apiErr
 	case g.cfg.IsUnavailable(err):
 		g.cfg.Logger.Warn("dependency unavailable", "request_id", requestID, "action", action, "err", err)

@@ -58,6 +58,10 @@ func newTestGateway(t testing.TB) *testGateway {
 		openapi.Action{Name: "Panic", Version: "2018-05-10", Handle: func(context.Context, *openapi.Request) (any, error) {
 			panic("boom")
 		}},
+		openapi.Action{Name: "NilAPIError", Version: "2018-05-10", Handle: func(context.Context, *openapi.Request) (any, error) {
+			var missing *openapi.Error // what a lookup in a table without the entry gives
+			return nil, fmt.Errorf("wrapped: %w", missing)
+		}},
 		openapi.Action{Name: "GetOnly", Version: "2018-05-10", GETOnly: true, Handle: func(context.Context, *openapi.Request) (any, error) {
 			return nil, nil
 		}},
@@ -115,7 +119,7 @@ func TestSuccessShape(t *testing.T) {
 
 func TestFailuresNeverShowInternals(t *testing.T) {
 	g := newTestGateway(t)
-	for action, code := range map[string]string{"Fail": "InternalError", "Panic": "InternalError"} {
+	for action, code := range map[string]string{"Fail": "InternalError", "Panic": "InternalError", "NilAPIError": "InternalError"} {
 		w := g.call(t, "POST", g.params(action), g.secret)
 		m := decode(t, w)
 		if w.Code != 500 || m["Code"] != code || strings.Contains(w.Body.String(), "do-not-show") || strings.Contains(w.Body.String(), "boom") {
