@@ -3,6 +3,16 @@
 // becoming "k") makes two different names equal.
 package ascii
 
+// Is reports whether s is all ASCII.
+func Is(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 // Lower lower-cases the ASCII letters of s and leaves every other byte
 // alone; it allocates only when there is something to change.
 func Lower(s string) string {

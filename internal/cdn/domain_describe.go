@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cdnd/cdnd/internal/ascii"
 	"github.com/cdnd/cdnd/internal/openapi"
 	"github.com/cdnd/cdnd/internal/store"
 )
@@ -151,7 +152,7 @@ func parseDomainFilter(r *openapi.Request) (domainFilter, error) {
 		source:   r.Get("Source"),
 		rg:       r.Get("ResourceGroupId"),
 	}
-	if name := strings.ToLower(r.Get("DomainName")); name != "" {
+	if name := ascii.Lower(r.Get("DomainName")); name != "" {
 		f.terms = strings.Split(name, ",")
 	}
 	searchType := r.Get("DomainSearchType")

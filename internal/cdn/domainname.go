@@ -1,13 +1,17 @@
 package cdn
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/cdnd/cdnd/internal/ascii"
+)
 
 // normalizeDomain checks an accelerated domain name and returns it in lower
 // case. A wildcard domain is written with a leading dot (".example.com") and
 // covers one label. Names are ASCII (IDNs arrive as punycode), at least two
 // labels, each 1–63 letters, digits or hyphens not at either end.
 func normalizeDomain(name string) (string, bool) {
-	name = strings.ToLower(name)
+	name = ascii.Lower(name)
 	host := strings.TrimPrefix(name, ".")
 	if len(host) == 0 || len(host) > 253 {
 		return "", false

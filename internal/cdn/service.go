@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cdnd/cdnd/internal/ascii"
 	"github.com/cdnd/cdnd/internal/cas"
 	"github.com/cdnd/cdnd/internal/openapi"
 	"github.com/cdnd/cdnd/internal/store"
@@ -105,7 +106,7 @@ func (s *Service) Actions() []openapi.Action {
 
 // domainARN names a domain in RAM policies.
 func domainARN(account, domain string) string {
-	return "acs:cdn:*:" + account + ":domain/" + strings.ToLower(strings.TrimSpace(domain))
+	return "acs:cdn:*:" + account + ":domain/" + ascii.Lower(strings.TrimSpace(domain))
 }
 
 // domainResource: the call touches the domain named by param.

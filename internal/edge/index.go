@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cdnd/cdnd/internal/ascii"
 	"github.com/cdnd/cdnd/internal/keyring"
 	"github.com/cdnd/cdnd/internal/store"
 )
@@ -53,7 +54,7 @@ type domainEntry struct {
 
 func newDomainEntry(d *store.Domain) *domainEntry {
 	e := &domainEntry{
-		name:    strings.ToLower(d.Name),
+		name:    ascii.Lower(d.Name),
 		online:  d.Status == "online",
 		origins: buildOrigins(d.Sources),
 		sources: d.Sources,
@@ -128,7 +129,7 @@ func (ix *index) apply(changes []store.Change) (gone []*certEntry, domains int) 
 	for _, c := range changes {
 		switch {
 		case c.Domain != nil:
-			name := strings.ToLower(c.Domain.Name)
+			name := ascii.Lower(c.Domain.Name)
 			if c.Deleted {
 				delete(ix.domains, name)
 				continue
@@ -204,16 +205,18 @@ func newCertEntry(c *store.Cert) *certEntry {
 
 // normalizeName turns an SNI name or a Host (without port) into the form
 // the index is keyed by: lower case, one trailing dot stripped. It reports
-// false for names that can never match: empty, too long, or starting with a
-// dot (which would otherwise hit a wildcard record by its literal key).
+// false for names that can never match: empty, too long, not ASCII (names
+// are stored in their ASCII form, IDNs as punycode), or starting with a dot
+// (which would otherwise hit a wildcard record by its literal key).
 func normalizeName(s string) (string, bool) {
 	s = strings.TrimSuffix(s, ".")
-	if s == "" || len(s) > 253 || s[0] == '.' {
+	if s == "" || len(s) > 253 || s[0] == '.' || !ascii.Is(s) {
 		return "", false
 	}
-	// strings.ToLower returns s itself, without allocating, when it is
-	// already lower-case ASCII: the common case on the handshake path.
-	return strings.ToLower(s), true
+	// ASCII folding only (RFC 4343): Unicode folding would let the Kelvin
+	// sign U+212A match a "k". Lower returns s itself, without allocating,
+	// when it is already lower case: the common case on the handshake path.
+	return ascii.Lower(s), true
 }
 
 // wildcardOf is the key of the wildcard domain that would cover name: the

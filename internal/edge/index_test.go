@@ -19,6 +19,8 @@ func TestNormalizeName(t *testing.T) {
 		{".", "", false},
 		{".example.com", "", false}, // would hit the wildcard record by its key
 		{strings.Repeat("a", 254), "", false},
+		{"\u212aelvin.example.com", "", false}, // the Kelvin sign folds to "k" in Unicode, not in DNS
+		{"b\u00fccher.example", "", false},
 	} {
 		got, ok := normalizeName(tc.in)
 		if got != tc.want || ok != tc.ok {
