@@ -55,8 +55,9 @@ func (f certFault) Error() string { return "cdn: certificate fault " + strconv.I
 // maxCertName is Alibaba's limit on CertName.
 const maxCertName = 128
 
-// setServerCertificateErrors: SetDomainServerCertificate, 2018-05-10, as the
-// seed document lists them.
+// setServerCertificateErrors: SetDomainServerCertificate, 2018-05-10, as its
+// API reference lists them
+// (https://www.alibabacloud.com/help/en/cdn/developer-reference/api-cdn-2018-05-10-setdomainservercertificate).
 var setServerCertificateErrors = map[certFault]*openapi.Error{
 	faultStatus:           openapi.NewError(400, "InvalidServerCertificateStatus.ValueNotSupported", "The specified ServerCertificateStatus is invalid."),
 	faultCertType:         errSetCertificateParameter,

@@ -11,7 +11,8 @@ import (
 	"github.com/cdnd/cdnd/internal/store"
 )
 
-// Errors every per-domain action can raise (spec 8.8).
+// Errors every per-domain action can raise, as CDN's error code list gives
+// them (https://api.aliyun.com/document/Cdn/2018-05-10/errorCode).
 var (
 	errDomainNotFound  = openapi.NewError(404, "InvalidDomain.NotFound", "The domain provided does not belong to you.")
 	errDomainMalformed = openapi.NewError(400, "InvalidDomainName.Malformed", "Specified DomainName is malformed.")

@@ -16,8 +16,11 @@
 // needs one, in a bounded LRU. Starting with 100,000 domains therefore
 // parses and unseals nothing.
 //
-// Files by concern: index.go (names → records), handshake.go (SNI →
-// certificate), certcache.go (lazy parse, bounded cache), watch.go (store
-// feed, applied-revision reports), proxy.go (reverse proxy), serve.go
-// (listeners), metrics.go.
+// One file per concern: index.go (names → records), handshake.go (SNI →
+// certificate), certcache.go and chain.go (lazy parse, bounded cache,
+// intermediates shared per CA), watch.go (store feed, applied-revision
+// reports), proxy.go (reverse proxy and origin failover), serve.go
+// (listeners), metrics.go, and the fail-static snapshot: snapshot.go (its
+// two files), snapshotbase.go, journal.go, snapshotqueue.go and
+// snapshotwriter.go.
 package edge

@@ -20,9 +20,10 @@ var (
 	// ErrConflict: a record a transaction depended on changed under it; read
 	// again and retry.
 	ErrConflict = errors.New("store: concurrent change")
-	// ErrUnavailable: etcd cannot answer now (no quorum, unreachable). The
-	// write did not happen, or its outcome is unknown only when the caller's
-	// context ended mid-commit.
+	// ErrUnavailable: etcd did not answer (no quorum, unreachable, or the
+	// call ran out of time). For a write the outcome is unknown: a proposal
+	// that timed out may still commit. Retry only what is idempotent or
+	// guarded by a compare.
 	ErrUnavailable = errors.New("store: unavailable")
 )
 
