@@ -45,20 +45,24 @@ func (s *Service) batchDomains(ctx context.Context, r *openapi.Request, to strin
 	return retryConflicts(ctx, func() error {
 		t := s.st.Txn()
 		changed := 0
+		// One wait for the whole batch, for its latest change: the edges
+		// apply revisions in order.
+		var latest int64
 		for _, n := range names {
 			d, rev, err := s.loadDomain(ctx, account(r), strings.TrimSpace(n))
 			if err != nil {
 				return err
 			}
-			if err := s.awaitSettled(ctx, rev); err != nil {
-				return err
-			}
+			latest = max(latest, rev)
 			t.Unchanged(store.DomainKey(d.Name), rev)
 			if d.Status != to {
 				d.Status, d.Modified = to, s.now().UTC()
 				t.Put(store.DomainKey(d.Name), d)
 				changed++
 			}
+		}
+		if err := s.awaitSettled(ctx, latest); err != nil {
+			return err
 		}
 		if changed == 0 {
 			return nil

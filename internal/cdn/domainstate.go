@@ -84,26 +84,16 @@ func status(d store.Domain, rev, applied int64) string {
 
 // awaitSettled waits, up to busyWait, for the edges to apply rev, and
 // answers ServiceBusy if they do not: a domain that is configuring takes no
-// further change.
+// further change. It follows the edges' reports (store.AwaitApplied), so it
+// returns the moment the last edge reports.
 func (s *Service) awaitSettled(ctx context.Context, rev int64) error {
-	deadline := time.Now().Add(s.busyWait)
-	for {
-		applied, err := s.applied(ctx)
-		if err != nil {
-			return err
-		}
-		if applied >= rev {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return errServiceBusy
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
+	wctx, cancel := context.WithTimeout(ctx, s.busyWait)
+	defer cancel()
+	err := s.st.AwaitApplied(wctx, rev)
+	if err != nil && wctx.Err() != nil && ctx.Err() == nil {
+		return errServiceBusy
 	}
+	return err
 }
 
 // formatTime is the ISO form most CDN responses use.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -85,5 +86,80 @@ func TestEdgeLease(t *testing.T) {
 	l2.Close(ctx)
 	if got := edgesByID(t, st); len(got) != 0 {
 		t.Fatalf("Edges after closing all = %+v", got)
+	}
+}
+
+// AwaitApplied follows the edges' reports: it waits while an edge is
+// behind, returns with the report that brings the last one up, and stops
+// waiting for an edge whose record goes away.
+func TestAwaitAppliedFollowsReports(t *testing.T) {
+	st := newStore(t)
+	ctx := t.Context()
+	if err := st.AwaitApplied(ctx, 1<<40); err != nil {
+		t.Fatalf("no edge registered: %v", err)
+	}
+	ahead, behind := st.RegisterEdge("ahead"), st.RegisterEdge("behind")
+	defer ahead.Close(ctx)
+	defer behind.Close(ctx)
+	for _, r := range []struct {
+		l   *EdgeLease
+		rev int64
+	}{{ahead, 100}, {behind, 10}} {
+		if err := r.l.Report(ctx, Edge{Applied: r.rev}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	wait := func(rev int64) chan error {
+		done := make(chan error, 1)
+		go func() { done <- st.AwaitApplied(ctx, rev) }()
+		return done
+	}
+	stillWaiting := func(done chan error, why string) {
+		t.Helper()
+		// A report that does not bring every edge to rev is a write the
+		// watch sees; waiting for one more write of the store's makes sure
+		// the call had the chance to return wrongly.
+		if err := ahead.Report(ctx, Edge{Applied: 100}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("%s: AwaitApplied returned %v", why, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	returns := func(done chan error, why string) {
+		t.Helper()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%s: %v", why, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: AwaitApplied did not return", why)
+		}
+	}
+
+	done := wait(50)
+	stillWaiting(done, "edge 'behind' at 10")
+	if err := behind.Report(ctx, Edge{Applied: 40}); err != nil {
+		t.Fatal(err)
+	}
+	stillWaiting(done, "edge 'behind' at 40")
+	if err := behind.Report(ctx, Edge{Applied: 50}); err != nil {
+		t.Fatal(err)
+	}
+	returns(done, "every edge at 50")
+
+	done = wait(60)
+	stillWaiting(done, "edge 'behind' at 50")
+	behind.Close(ctx)
+	returns(done, "the edge behind has gone")
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := st.AwaitApplied(cctx, 1000); err == nil {
+		t.Fatal("AwaitApplied with a cancelled context returned nil")
 	}
 }
