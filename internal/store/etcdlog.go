@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -47,7 +48,24 @@ func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 	return ce
 }
 
+// freshMemberNoise are the complaints of a member whose log holds no term
+// yet: it cannot tell its storage schema until its first election, which
+// on a fresh data directory is what every first start looks like. Only
+// that cause is dropped; the same messages for any other reason are kept.
+var freshMemberNoise = map[string]bool{
+	"Failed to detect schema version":  true,
+	"failed to update storage version": true,
+}
+
+const missingTerm = "missing term information"
+
 func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	if freshMemberNoise[e.Message] && slices.ContainsFunc(fields, func(f zapcore.Field) bool {
+		err, ok := f.Interface.(error)
+		return f.Key == "error" && ok && strings.Contains(err.Error(), missingTerm)
+	}) {
+		return nil
+	}
 	level := slog.LevelWarn
 	if e.Level >= zapcore.ErrorLevel {
 		level = slog.LevelError

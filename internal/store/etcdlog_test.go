@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -25,4 +26,21 @@ func TestEtcdLoggerWithIsSafeForConcurrentWrites(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// A fresh member cannot tell its storage schema before its first election
+// and says so at every first start; only that cause is dropped.
+func TestFreshMemberSchemaNoiseIsDropped(t *testing.T) {
+	rec := &recorder{next: slog.DiscardHandler}
+	log := newEtcdLogger(slog.New(rec), new(atomic.Bool))
+	log.Warn("Failed to detect schema version", zap.Error(errors.New("missing term information")))
+	log.Error("failed to update storage version", zap.String("cluster-version", "3.6.0"),
+		zap.Error(errors.New("cannot detect storage schema version: missing term information")))
+	if n := rec.count("version"); n != 0 {
+		t.Fatalf("%d fresh-member lines logged", n)
+	}
+	log.Error("failed to update storage version", zap.Error(errors.New("disk I/O error")))
+	if n := rec.count("failed to update storage version"); n != 1 {
+		t.Fatalf("the same message for another cause logged %d times, want 1", n)
+	}
 }
