@@ -33,8 +33,29 @@ func (e *Edge) newTLSConfig(def *tls.Certificate) *tls.Config {
 	// returns (nil, nil), never an error, when it has nothing to serve.
 	if def != nil {
 		cfg.Certificates = []tls.Certificate{*def}
+		// A name that is one of our domains but has nothing to serve
+		// (HTTPS off, stopped, certificate gone) is refused, not given the
+		// default certificate: a visitor must not reach a domain's
+		// plain-HTTP-only site over TLS. For those handshakes only, a
+		// config without the default makes (nil, nil) answer
+		// unrecognized_name, as above.
+		refuse := cfg.Clone()
+		refuse.Certificates = nil
+		cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			if e.knownWithoutCertificate(hello.ServerName) {
+				return refuse, nil
+			}
+			return nil, nil // the listener's own config
+		}
 	}
 	return cfg
+}
+
+// knownWithoutCertificate reports whether sni names a domain of the index
+// that serves no certificate.
+func (e *Edge) knownWithoutCertificate(sni string) bool {
+	name, ok := normalizeName(sni)
+	return ok && e.idx.domain(name) != nil && e.idx.certFor(name) == nil
 }
 
 // getCertificate picks the certificate for a handshake: SNI lower-cased

@@ -12,20 +12,26 @@ import (
 	"github.com/cdnd/cdnd/internal/store"
 )
 
+// refused marks a name whose handshake fails with unrecognized_name even
+// when the edge has a default certificate.
+const refused = "refused"
+
 func TestCertificateSelection(t *testing.T) {
 	st := testStoreFor(t)
 	exact := issue(t, "a.example.com")
 	wild := issue(t, "*.example.com", "example.com")
 	putCertAndDomains(t, st, exact, "exact", domain("a.example.com", "exact"))
-	rev := putCertAndDomains(t, st, wild, "wild", domain(".example.com", "wild"))
+	rev := putCertAndDomains(t, st, wild, "wild", domain(".example.com", "wild"), domain("off.example.com", ""))
 	def := issue(t, "default.test", "other.test")
 
 	check := func(t *testing.T, en *env, withDefault bool) {
 		en.waitApplied(rev)
 		for _, tc := range []struct {
 			sni  string
-			want string // fingerprint; "" = unrecognized name (or default)
+			want string // fingerprint; "" = unrecognized name (or default); refused = unrecognized name, default or not
 		}{
+			{"off.example.com", refused}, // a domain of ours with HTTPS off: never the default certificate
+			{"OFF.example.com.", refused},
 			{"a.example.com", exact.fp},     // exact beats wildcard
 			{"b.example.com", wild.fp},      // wildcard covers one label
 			{"B.EXAMPLE.com", wild.fp},      // SNI is case-insensitive
@@ -40,8 +46,10 @@ func TestCertificateSelection(t *testing.T) {
 		} {
 			// Unknown names are checked without verification: with a
 			// default certificate the names would not match.
-			fp, err := en.handshake(tc.sni, tc.want == "")
+			fp, err := en.handshake(tc.sni, tc.want == "" || tc.want == refused)
 			switch {
+			case tc.want == refused:
+				wantUnrecognized(t, err, fmt.Sprintf("SNI %q", tc.sni))
 			case tc.want != "":
 				if err != nil {
 					t.Fatalf("SNI %q: %v", tc.sni, err)
