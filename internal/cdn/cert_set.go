@@ -291,7 +291,7 @@ func (s *Service) changeCertificate(ctx context.Context, accountID string, c cer
 			c.name = "cert-" + certs.Fingerprint(pair.Chain.Leaf)[:16]
 		}
 	}
-	return retryConflicts(ctx, func() error {
+	return store.RetryConflicts(ctx, func() error {
 		t := s.st.Txn()
 		domains := make([]store.Domain, 0, len(c.domains))
 		for _, name := range c.domains {

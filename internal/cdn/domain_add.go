@@ -62,7 +62,7 @@ func (s *Service) addDomain(ctx context.Context, r *openapi.Request) (any, error
 		Created:         now,
 		Modified:        now,
 	}
-	return nil, retryConflicts(ctx, func() error {
+	return nil, store.RetryConflicts(ctx, func() error {
 		var existing store.Domain
 		if _, err := s.st.Get(ctx, store.DomainKey(name), &existing); err == nil {
 			return errDomainExists

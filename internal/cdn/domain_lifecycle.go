@@ -12,7 +12,7 @@ import (
 // the domain meanwhile. change reports whether it changed anything; an
 // unchanged domain is not written (Start on an online domain is a no-op).
 func (s *Service) updateDomain(ctx context.Context, r *openapi.Request, change func(d *store.Domain) (bool, error)) error {
-	return retryConflicts(ctx, func() error {
+	return store.RetryConflicts(ctx, func() error {
 		d, rev, err := s.loadDomain(ctx, account(r), r.Get("DomainName"))
 		if err != nil {
 			return err
@@ -51,7 +51,7 @@ func (s *Service) stopDomain(ctx context.Context, r *openapi.Request) (any, erro
 // deleteDomain removes the domain; its certificate stays in the account's
 // repository, as on Alibaba Cloud.
 func (s *Service) deleteDomain(ctx context.Context, r *openapi.Request) (any, error) {
-	return nil, retryConflicts(ctx, func() error {
+	return nil, store.RetryConflicts(ctx, func() error {
 		d, rev, err := s.loadDomain(ctx, account(r), r.Get("DomainName"))
 		if err != nil {
 			return err

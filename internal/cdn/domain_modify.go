@@ -42,7 +42,7 @@ func (s *Service) batchDomains(ctx context.Context, r *openapi.Request, to strin
 	if len(names) > maxBatchDomains {
 		return setSSLCertificateErrors[faultTooManyDomains]
 	}
-	return retryConflicts(ctx, func() error {
+	return store.RetryConflicts(ctx, func() error {
 		t := s.st.Txn()
 		changed := 0
 		// One wait for the whole batch, for its latest change: the edges

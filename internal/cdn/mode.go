@@ -33,7 +33,7 @@ func (s *Service) SetMode(ctx context.Context, domain, mode string) error {
 	if !ok {
 		return ErrNoSuchDomain
 	}
-	return retryConflicts(ctx, func() error {
+	return store.RetryConflicts(ctx, func() error {
 		var d store.Domain
 		rev, err := s.st.Get(ctx, store.DomainKey(name), &d)
 		if errors.Is(err, store.ErrNotFound) {

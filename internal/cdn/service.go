@@ -1,7 +1,6 @@
 package cdn
 
 import (
-	"context"
 	"net"
 	"strings"
 	"time"
@@ -131,17 +130,3 @@ func allDomainsResource(r *openapi.Request) []string { return []string{domainARN
 
 // account is the caller's account id.
 func account(r *openapi.Request) string { return r.Principal.AccountID }
-
-// retryConflicts runs f until it commits without a concurrent change getting
-// in the way. f re-reads what it depends on each time.
-func retryConflicts(ctx context.Context, f func() error) error {
-	for attempt := 0; ; attempt++ {
-		err := f()
-		if err != store.ErrConflict || attempt == 20 {
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
-}

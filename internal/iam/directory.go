@@ -136,7 +136,7 @@ func (d *Directory) sealKey(accessKeyID, accountID, secret string, now time.Time
 
 // SetDomainQuota changes how many domains an account may have.
 func (d *Directory) SetDomainQuota(ctx context.Context, accountID string, quota int) error {
-	for {
+	return store.RetryConflicts(ctx, func() error {
 		var a store.Account
 		rev, err := d.st.Get(ctx, store.AccountKey(accountID), &a)
 		if errors.Is(err, store.ErrNotFound) {
@@ -147,8 +147,6 @@ func (d *Directory) SetDomainQuota(ctx context.Context, accountID string, quota 
 		}
 		a.DomainQuota = quota
 		_, err = d.st.Txn().Unchanged(store.AccountKey(accountID), rev).Put(store.AccountKey(accountID), a).Commit(ctx)
-		if !errors.Is(err, store.ErrConflict) {
-			return err
-		}
-	}
+		return err
+	})
 }

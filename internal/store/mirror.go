@@ -40,9 +40,13 @@ func (s *Store) NewMirror(prefix Key, apply func(reset bool, kvs []RawKV)) *Mirr
 	return &Mirror{s: s, prefix: prefix, apply: apply, applied: make(chan struct{}), ready: make(chan struct{})}
 }
 
+// mirrorRetryMin is the first pause after the watch breaks; it doubles to a
+// second while the failure persists.
+const mirrorRetryMin = 50 * time.Millisecond
+
 // Run keeps the mirror current until ctx ends.
 func (m *Mirror) Run(ctx context.Context) {
-	backoff := 50 * time.Millisecond
+	backoff := mirrorRetryMin
 	var rev int64
 	for ctx.Err() == nil {
 		var err error
@@ -50,7 +54,13 @@ func (m *Mirror) Run(ctx context.Context) {
 			rev, err = m.load(ctx)
 		}
 		if err == nil {
+			from := rev
 			err = m.watch(ctx, &rev)
+			if rev > from {
+				// The watch made progress: this is a new failure, not
+				// the same one persisting.
+				backoff = mirrorRetryMin
+			}
 		}
 		if errors.Is(err, ErrCompacted) {
 			rev = 0
