@@ -80,11 +80,10 @@ func (c *adminClient) call(cmd *cobra.Command, method, path string, body any) er
 
 func adminCommand() *cobra.Command {
 	c := &adminClient{}
-	cmd := &cobra.Command{Use: "admin", Short: "Operator tasks against a running cdnd"}
+	cmd := commandGroup("admin", "Operator tasks against a running cdnd")
 	c.flags(cmd)
 
-	account := &cobra.Command{Use: "account", Short: "Manage accounts"}
-	account.AddCommand(&cobra.Command{
+	account := commandGroup("account", "Manage accounts", &cobra.Command{
 		Use:   "create",
 		Short: "Create an account; prints its AccountId and its AccessKey pair (the secret only this once)",
 		Args:  cobra.NoArgs,
@@ -104,8 +103,7 @@ func adminCommand() *cobra.Command {
 		},
 	})
 
-	domain := &cobra.Command{Use: "domain", Short: "Manage domains"}
-	domain.AddCommand(&cobra.Command{
+	domain := commandGroup("domain", "Manage domains", &cobra.Command{
 		Use:   "set-mode DOMAIN normal|safe|protected",
 		Short: "Put a domain in a mode; safe and protected refuse certificate changes through the API",
 		Args:  cobra.ExactArgs(2),
