@@ -126,6 +126,8 @@ func run(cfg server.Config, log *slog.Logger) error {
 		log.Info("shutting down")
 	case err = <-srv.Err():
 	}
+	// A second signal during the drain stops the process at once.
+	stop()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	srv.Shutdown(shutdownCtx)

@@ -103,16 +103,26 @@ type Server struct {
 	// AdminToken is the operator API's bearer token.
 	AdminToken string
 
-	log    *slog.Logger
-	store  *store.Store
-	edge   *edge.Edge
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	http   []*http.Server
-	errs   chan error
+	log   *slog.Logger
+	lock  *os.File // the data directory's lock, held until Shutdown ends
+	store *store.Store
+	// listeners are closed by Shutdown, also those a failed start never
+	// got to serve.
+	listeners []net.Listener
+	edge      *edge.Edge
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	http      []*http.Server
+	errs      chan error
 }
 
 // Start opens everything and serves in the background until Shutdown.
+//
+// The order matters: the data directory is locked and every listener
+// bound before anything is created (master key, admin token, the etcd
+// directory, the root account and its printed secret), so that a start
+// that cannot run leaves nothing behind; any failure releases what was
+// taken. Every step that can wait honours ctx.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	log := cfg.Logger
 	if log == nil {
@@ -123,9 +133,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if (cfg.Env.RootAccessKeyID == "") != (cfg.Env.RootAccessKeySecret == "") {
 		return nil, errors.New("set both CDND_ROOT_ACCESS_KEY_ID and CDND_ROOT_ACCESS_KEY_SECRET, or neither")
-	}
-	if err := os.MkdirAll(cfg.DataDir, dataDirPerm); err != nil {
-		return nil, err
 	}
 	if cfg.Role == "" {
 		cfg.Role = RoleServe
@@ -138,14 +145,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// A key generated per node would seal what no other node can open.
 		return nil, errors.New("with --etcd-endpoints every node must share the master key: set CDND_MASTER_KEY or --master-key-file")
 	}
-	kr, err := loadKeyring(cfg.Env.MasterKey, cfg.MasterKeyFile, cfg.DataDir, log)
-	if err != nil {
-		return nil, err
-	}
-	token, _, err := loadAdminToken(cfg.Env.AdminToken, cfg.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("admin token: %w", err)
-	}
 	var defaultCert *tls.Certificate
 	if cfg.DefaultCertFile != "" {
 		c, err := tls.LoadX509KeyPair(cfg.DefaultCertFile, cfg.DefaultKeyFile)
@@ -154,20 +153,35 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		defaultCert = &c
 	}
-	cfg.Store.DataDir, cfg.Store.Logger = cfg.DataDir, log
-	st, err := store.Open(ctx, cfg.Store)
+	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log, store: st, AdminToken: token, errs: make(chan error, 8)}
-	if err := s.start(ctx, cfg, kr, defaultCert); err != nil {
+	s := &Server{log: log, lock: lock, errs: make(chan error, 8)}
+	if err := s.start(ctx, cfg, defaultCert); err != nil {
 		s.Shutdown(context.Background())
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, defaultCert *tls.Certificate) error {
+func (s *Server) start(ctx context.Context, cfg Config, defaultCert *tls.Certificate) error {
+	lns, err := s.bind(cfg)
+	if err != nil {
+		return err
+	}
+	kr, err := loadKeyring(cfg.Env.MasterKey, cfg.MasterKeyFile, cfg.DataDir, s.log)
+	if err != nil {
+		return err
+	}
+	if s.AdminToken, _, err = loadAdminToken(cfg.Env.AdminToken, cfg.DataDir); err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	cfg.Store.DataDir, cfg.Store.Logger = cfg.DataDir, s.log
+	if s.store, err = store.Open(ctx, cfg.Store); err != nil {
+		return err
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	adminCfg := admin.Config{Token: s.AdminToken, Store: s.store, Gatherer: reg, Logger: s.log, Ready: s.ready}
@@ -197,45 +211,11 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 			DefaultCert:  defaultCert,
 			SnapshotPath: filepath.Join(cfg.DataDir, snapshotFile),
 		})
-	}
-
-	listen := func(addr string) (net.Listener, error) {
-		if addr == "" {
-			return nil, nil
-		}
-		return net.Listen("tcp", addr)
-	}
-	lns := map[string]*net.Listener{}
-	var apiLn, httpsLn, httpLn, adminLn net.Listener
-	for _, l := range []struct {
-		name, addr string
-		ln         *net.Listener
-		bound      *net.Addr
-	}{
-		{"api", roleAddr(cfg.Role != RoleEdge, cfg.APIAddr), &apiLn, &s.APIAddr},
-		{"https", roleAddr(cfg.Role != RoleAPI, cfg.HTTPSAddr), &httpsLn, &s.HTTPSAddr},
-		{"http", roleAddr(cfg.Role != RoleAPI, cfg.HTTPAddr), &httpLn, &s.HTTPAddr},
-		{"admin", cfg.AdminAddr, &adminLn, &s.AdminAddr},
-	} {
-		ln, err := listen(l.addr)
-		if err != nil {
-			for _, open := range lns {
-				(*open).Close()
-			}
-			return fmt.Errorf("listen %s on %s: %w", l.name, l.addr, err)
-		}
-		if ln != nil {
-			*l.ln, *l.bound = ln, ln.Addr()
-			lns[l.name] = l.ln
-		}
-	}
-
-	if s.edge != nil {
 		s.goRun("edge watch", func() error { return s.edge.Run(runCtx) })
-		s.goRun("edge serve", func() error { return s.edge.Serve(runCtx, httpsLn, httpLn) })
+		s.goRun("edge serve", func() error { return s.edge.Serve(runCtx, lns[listenHTTPS], lns[listenHTTP]) })
 	}
 	if gw != nil {
-		s.serveHTTP("api", apiLn, &http.Server{
+		s.serveHTTP(listenAPI, lns[listenAPI], &http.Server{
 			Handler:           gw,
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
@@ -246,10 +226,13 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 			ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		})
 	}
-	s.serveHTTP("admin", adminLn, &http.Server{
+	s.serveHTTP(listenAdmin, lns[listenAdmin], &http.Server{
 		Handler:           admin.Handler(adminCfg),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// Without it an idle keep-alive connection would be kept forever
+		// (net/http falls back to ReadTimeout, unset here).
+		IdleTimeout: 120 * time.Second,
+		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	})
 	s.log.Info("cdnd serving", "role", cfg.Role, "api", addrString(s.APIAddr), "https", addrString(s.HTTPSAddr),
 		"http", addrString(s.HTTPAddr), "admin", addrString(s.AdminAddr), "data_dir", cfg.DataDir)
@@ -424,9 +407,15 @@ func (s *Server) Shutdown(ctx context.Context) {
 		s.cancel()
 	}
 	s.wg.Wait()
-	if err := s.store.Close(); err != nil {
-		s.log.Warn("closing store", "err", err)
+	for _, ln := range s.listeners {
+		_ = ln.Close() // most are closed already by their server
 	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			s.log.Warn("closing store", "err", err)
+		}
+	}
+	_ = s.lock.Close() // releases the data directory
 }
 
 // announceRoot shows generated root credentials once and keeps them in a
