@@ -56,9 +56,15 @@ var servingLine = regexp.MustCompile(`msg="cdnd serving" role=\S+ api=(\S+) http
 // it to say where it listens.
 func startProcess(t *testing.T, dataDir string, env ...string) *process {
 	t.Helper()
+	return startProcessArgs(t, dataDir, nil, env...)
+}
+
+// startProcessArgs is startProcess with more flags.
+func startProcessArgs(t *testing.T, dataDir string, args []string, env ...string) *process {
+	t.Helper()
 	p := &process{}
-	p.cmd = exec.Command(cdndBinary(t), "serve", "--data-dir", dataDir,
-		"--api-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0")
+	p.cmd = exec.Command(cdndBinary(t), append([]string{"serve", "--data-dir", dataDir,
+		"--api-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, args...)...)
 	p.cmd.Env = append(os.Environ(), env...)
 	stdout, _ := p.cmd.StdoutPipe()
 	stderr, _ := p.cmd.StderrPipe()

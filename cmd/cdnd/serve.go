@@ -95,6 +95,7 @@ func nodeCommand(role, use, short, long string) *cobra.Command {
 	f.StringVar(&cfg.Store.Username, "etcd-user", "", "etcd user (password from CDND_ETCD_PASSWORD)")
 	f.StringVar(&cfg.Store.Prefix, "etcd-prefix", "/cdnd", "key prefix, so that several installations share one cluster")
 	f.StringVar(&cfg.DNSResolver, "dns-resolver", "", "DNS server HOST:PORT for the names tenants give (origins, ownership checks); default the system's")
+	f.IntVar(&cfg.MaxConns, "max-conns", 0, "connections each listener keeps open; more are reset at once (default: the file limit, less headroom for the store, shared by the listeners)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	if role != server.RoleEdge {
@@ -118,6 +119,9 @@ func run(cfg server.Config, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := server.Start(ctx, cfg)
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("interrupted during start-up: %w", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -57,6 +57,9 @@ type Config struct {
 	HTTPAddr      string
 	AdminAddr     string
 	MasterKeyFile string
+	// MaxConns limits the connections each listener keeps open; 0 derives
+	// it from the process's file limit (netlimit.DefaultMaxConns).
+	MaxConns int
 	// CertCacheSize bounds the edge's parsed certificates.
 	CertCacheSize int
 	// DefaultCertFile and DefaultKeyFile, when set, are served to TLS
@@ -166,7 +169,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 func (s *Server) start(ctx context.Context, cfg Config, defaultCert *tls.Certificate) error {
-	lns, err := s.bind(cfg)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	lns, maxConns, err := s.bind(cfg, reg)
 	if err != nil {
 		return err
 	}
@@ -182,8 +187,6 @@ func (s *Server) start(ctx context.Context, cfg Config, defaultCert *tls.Certifi
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	adminCfg := admin.Config{Token: s.AdminToken, Store: s.store, Gatherer: reg, Logger: s.log, Ready: s.ready}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -235,7 +238,7 @@ func (s *Server) start(ctx context.Context, cfg Config, defaultCert *tls.Certifi
 		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	})
 	s.log.Info("cdnd serving", "role", cfg.Role, "api", addrString(s.APIAddr), "https", addrString(s.HTTPSAddr),
-		"http", addrString(s.HTTPAddr), "admin", addrString(s.AdminAddr), "data_dir", cfg.DataDir)
+		"http", addrString(s.HTTPAddr), "admin", addrString(s.AdminAddr), "data_dir", cfg.DataDir, "max_conns", maxConns)
 	return nil
 }
 
