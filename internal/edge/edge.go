@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -45,9 +46,12 @@ type Edge struct {
 	cache   *certCache
 	tls     *tls.Config
 	proxy   http.Handler
-	// transport reaches the origins; a field so tests can shorten its
-	// timeouts.
+	// transport reaches the origins, failover picks them, bodyIdle bounds
+	// a visitor's pause in sending a body: fields so tests can shorten
+	// their timeouts.
 	transport *http.Transport
+	failover  *failover
+	bodyIdle  time.Duration
 
 	ready   atomic.Bool
 	applied atomic.Int64
@@ -81,6 +85,7 @@ func New(cfg Config) *Edge {
 		idx:       newIndex(),
 		cache:     newCertCache(cfg.CacheSize, cfg.Keyring, log, m),
 		reportNow: make(chan struct{}, 1),
+		bodyIdle:  bodyIdleTimeout,
 
 		snapshotPath: cfg.SnapshotPath,
 		journalFloor: defaultJournalFloor,

@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"slices"
 	"strconv"
@@ -22,8 +24,11 @@ import (
 
 // Origin timeouts: a dead origin is found out fast (and failed over), a slow
 // one gets a generous but finite time to answer; the edge never hangs.
+// Failover shares one budget: however many origins a domain lists, a
+// request spends at most originBudget connecting to them.
 const (
 	originDialTimeout    = 5 * time.Second
+	originBudget         = 10 * time.Second
 	originHeaderTimeout  = 30 * time.Second
 	originTLSTimeout     = 10 * time.Second
 	defaultOriginPort    = 80
@@ -149,7 +154,7 @@ func (e *Edge) newProxy() http.Handler {
 		// Content: the origin's certificate is verified against it.
 		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12},
 	}
-	rt := &failover{rt: e.transport, log: e.log}
+	e.failover = &failover{rt: e.transport, log: e.log, budget: originBudget}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// The failover transport puts the origin in the URL; these are
@@ -160,7 +165,7 @@ func (e *Edge) newProxy() http.Handler {
 			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
 		},
-		Transport:    rt,
+		Transport:    e.failover,
 		ErrorHandler: e.proxyError,
 		ErrorLog:     slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
 	}
@@ -184,15 +189,32 @@ func (e *Edge) newProxy() http.Handler {
 			return
 		}
 		ctx := context.WithValue(r.Context(), candidatesKey{}, candidates(d.origins))
-		rp.ServeHTTP(w, r.WithContext(ctx))
+		var b *idleBody
+		if r.Body != nil && r.Body != http.NoBody {
+			b = newIdleBody(r.Body, w, e.bodyIdle)
+			defer b.handlerDone()
+			ctx = context.WithValue(ctx, idleBodyKey{}, b)
+		}
+		r = r.WithContext(ctx)
+		if b != nil {
+			r.Body = b
+		}
+		rp.ServeHTTP(w, r)
 	})
 }
 
 var errNoOrigin = errors.New("edge: domain has no origin")
 
-// proxyError answers what the origins could not: 504 when they timed out,
-// 502 otherwise (refused, reset, bad TLS, no origin at all).
+// proxyError answers what the origins could not: 504 when they timed out
+// (or none connected within the budget), 502 otherwise (refused, reset, bad
+// TLS, no origin at all); 408 when it was the visitor's body that stalled.
 func (e *Edge) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	if stalledBody(r) {
+		// Checked first: the timed-out read also ended the request's
+		// context.
+		plainError(w, "cdnd: request body timed out", http.StatusRequestTimeout)
+		return
+	}
 	if r.Context().Err() != nil {
 		// The visitor went away; nobody reads the answer.
 		w.WriteHeader(http.StatusBadGateway)
@@ -221,10 +243,18 @@ func plainError(w http.ResponseWriter, msg string, status int) {
 // that is, before a byte of the request reached any origin. Any later
 // failure is returned as is: retrying then could repeat a non-idempotent
 // request.
+//
+// Connecting, to all the origins tried, has one budget: origins that
+// black-hole connections would otherwise cost originDialTimeout each in
+// turn. Each attempt gets what is left of it, and once it is spent no
+// further origin is tried: the answer is errOriginBudget (a 504).
 type failover struct {
-	rt  http.RoundTripper
-	log *slog.Logger
+	rt     http.RoundTripper
+	log    *slog.Logger
+	budget time.Duration
 }
+
+var errOriginBudget = fmt.Errorf("edge: no origin connected within the connect budget: %w", context.DeadlineExceeded)
 
 func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
 	cands, _ := req.Context().Value(candidatesKey{}).([]origin)
@@ -235,11 +265,28 @@ func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil && req.Body != http.NoBody {
 		body = &onceBody{rc: req.Body}
 	}
+	// The budget ends connecting only: once a connection is had, the timer
+	// is stopped and the request runs under the transport's own timeouts.
+	// ctx ends with the request's, which the server cancels when the
+	// handler returns.
+	ctx, cancel := context.WithCancelCause(req.Context())
+	timer := time.AfterFunc(f.budget, func() { cancel(errOriginBudget) })
+	defer timer.Stop()
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { timer.Stop() }})
+	resp, err := f.try(ctx, req, cands, body)
+	if err != nil && context.Cause(ctx) == errOriginBudget {
+		return nil, errOriginBudget
+	}
+	return resp, err
+}
+
+// try sends req to each of cands in turn until one connects.
+func (f *failover) try(ctx context.Context, req *http.Request, cands []origin, body *onceBody) (*http.Response, error) {
 	var err error
 	for i, o := range cands {
 		u := *req.URL
 		u.Scheme, u.Host = o.scheme, o.host
-		out := req.WithContext(req.Context()) // shallow copy: RoundTrip must not modify req
+		out := req.WithContext(ctx) // shallow copy: RoundTrip must not modify req
 		out.URL = &u
 		if body != nil {
 			out.Body = body
@@ -249,7 +296,7 @@ func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err == nil {
 			return resp, nil
 		}
-		if !isDialError(err) || (body != nil && body.started()) || req.Context().Err() != nil {
+		if !isDialError(err) || (body != nil && body.started()) || ctx.Err() != nil {
 			return nil, err
 		}
 		if i+1 < len(cands) {
