@@ -101,6 +101,7 @@ func nodeCommand(role, use, short, long string) *cobra.Command {
 		f.StringVar(&cfg.APIAddr, "api-addr", defaultAPIAddr, "OpenAPI (Alibaba Cloud CDN compatible) listen address")
 		f.StringVar(&cfg.CnameSuffix, "cname-suffix", "w.cdnd.localhost", "suffix of the CNAME reported for each domain")
 		f.DurationVar(&cfg.AuditRetention, "audit-retention", audit.DefaultRetention, "how long the audit trail keeps a record")
+		f.BoolVar(&cfg.VerifyDomainOwner, "verify-domain-owner", false, "AddCdnDomain requires the account to have verified the root domain (VerifyDomainOwner)")
 	}
 	if role != server.RoleAPI {
 		f.StringVar(&cfg.HTTPSAddr, "https-addr", defaultHTTPSAddr, "edge HTTPS listen address")

@@ -47,6 +47,9 @@ func (s *Service) addDomain(ctx context.Context, r *openapi.Request) (any, error
 	if err != nil {
 		return nil, errSourcesMalformed
 	}
+	if err := s.checkOwner(ctx, account(r), name); err != nil {
+		return nil, err
+	}
 	now := s.now().UTC()
 	d := store.Domain{
 		Name:            name,

@@ -67,6 +67,9 @@ type Config struct {
 	// DNSResolver is the DNS server (HOST:PORT) that resolves names tenants
 	// give cdnd; empty means the system's.
 	DNSResolver string
+	// VerifyDomainOwner makes AddCdnDomain require a verified root domain
+	// (VerifyDomainOwner) of the calling account.
+	VerifyDomainOwner bool
 	// AuditRetention is how long the audit trail keeps a record.
 	AuditRetention time.Duration
 	// Env holds the CDND_* environment values.
@@ -277,7 +280,9 @@ func (s *Server) startAPI(ctx, runCtx context.Context, cfg Config, kr *keyring.K
 		return nil, err
 	}
 	repo := cas.New(s.store, kr)
-	service := cdn.New(cdn.Config{Store: s.store, Certs: repo, CnameSuffix: cfg.CnameSuffix, Resolver: newResolver(cfg.DNSResolver)})
+	resolver := newResolver(cfg.DNSResolver)
+	service := cdn.New(cdn.Config{Store: s.store, Certs: repo, CnameSuffix: cfg.CnameSuffix, Resolver: resolver, Keyring: kr,
+		OriginClient: newOriginClient(resolver), VerifyDomainOwner: cfg.VerifyDomainOwner})
 	trail := audit.New(s.store, cfg.AuditRetention)
 	peers := newPeerCount(s.store, s.log)
 	gw := openapi.New(openapi.Config{
