@@ -172,7 +172,7 @@ func (s *Service) verifyDomainOwner(ctx context.Context, r *openapi.Request) (an
 // dnsCheck: a TXT record at verification.<root> holds the content, as
 // Alibaba's console asks ("Method 1: DNS settings").
 func (s *Service) dnsCheck(ctx context.Context, root, content string) bool {
-	txts, err := s.resolver.LookupTXT(ctx, "verification."+root)
+	txts, err := s.resolver.LookupTXT(ctx, "verification."+root+".")
 	if err != nil {
 		return false
 	}
