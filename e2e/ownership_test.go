@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
 	"github.com/cdnd/cdnd/internal/dnstest"
 	"github.com/cdnd/cdnd/internal/server"
@@ -187,4 +188,31 @@ func startVerifyingServer(t *testing.T, dnsAddr string) *server.Server {
 	}
 	t.Cleanup(func() { s.Shutdown(context.Background()) })
 	return s
+}
+
+// The two actions are cdn:DescribeVerifyContent and cdn:VerifyDomainOwner
+// on the domain named, like every per-domain action.
+func TestOwnershipRAM(t *testing.T) {
+	a := newAccount(t)
+	rc := ramClient(t, a.AccessKeyID, a.Secret)
+	allow := fmt.Sprintf(`{"Version":"1","Statement":[{"Effect":"Allow","Action":["cdn:DescribeVerifyContent","cdn:VerifyDomainOwner"],"Resource":"acs:cdn:*:%s:domain/*.mine.onion"}]}`, a.ID)
+	bot := newRobot(t, rc, "verifier", []string{allow})
+	if got, want := describeVerifyContent(t, bot.cdn, "www.mine.onion"), describeVerifyContent(t, a.cdn, "mine.onion"); got != want {
+		t.Errorf("a RAM user's content %s, want its account's %s", got, want)
+	}
+	wantAPIError(t, verifyDomainOwner(bot.cdn, "www.mine.onion", "dnsCheck"), "DomainOwnerVerifyFail", 400)
+	req := cdn.CreateDescribeVerifyContentRequest()
+	req.DomainName = "www.theirs.onion"
+	_, err := bot.cdn.DescribeVerifyContent(req)
+	for action, err := range map[string]error{
+		"cdn:DescribeVerifyContent": err,
+		"cdn:VerifyDomainOwner":     verifyDomainOwner(bot.cdn, "www.theirs.onion", "dnsCheck"),
+	} {
+		wantAPIError(t, err, "NoPermission", 403)
+		var se *errors.ServerError
+		errorsAs(err, &se)
+		if d := se.AccessDeniedDetail(); d["AuthAction"] != action || d["NoPermissionType"] != "ImplicitDeny" {
+			t.Errorf("AccessDeniedDetail %v, want %s ImplicitDeny", d, action)
+		}
+	}
 }
