@@ -49,10 +49,10 @@ const verifyFileMax = 4 << 10
 // ("co.uk", "github.io"), which nobody can prove to own.
 func rootDomain(name string) (root string, ok bool) {
 	name, ok = normalizeDomain(strings.TrimSpace(name))
-	host := strings.TrimPrefix(name, ".")
 	if !ok {
 		return "", false
 	}
+	host := strings.TrimPrefix(name, ".")
 	if _, err := netip.ParseAddr(host); err == nil {
 		return "", false
 	}
