@@ -81,6 +81,9 @@ func TestAddCdnDomainErrors(t *testing.T) {
 	}{
 		{"malformed name", "bad_name!.example", "web", testSources, "", "InvalidDomainName.Malformed", 400},
 		{"single label", "localhost", "web", testSources, "", "InvalidDomainName.Malformed", 400},
+		{"IPv4 literal", "192.0.2.10", "web", testSources, "", "InvalidDomainName.Malformed", 400},
+		{"IPv6 literal", "2001:db8::10", "web", testSources, "", "InvalidDomainName.Malformed", 400},
+		{"wildcard of an IPv4 literal", ".0.2.10", "web", testSources, "", "InvalidDomainName.Malformed", 400},
 		{"bad cdn type", uniqueDomain("x.example"), "music", testSources, "", "InvalidCdnType.Malformed", 400},
 		{"sources not JSON", uniqueDomain("x.example"), "web", "1.1.1.1", "", "InvalidSources.Malformed", 400},
 		{"sources empty", uniqueDomain("x.example"), "web", "[]", "", "InvalidSources.Malformed", 400},
