@@ -219,7 +219,6 @@ func normalizeName(s string) (string, bool) {
 	return ascii.Lower(s), true
 }
 
-
 // records rebuilds, from the index, the records it was fed: what a
 // snapshot needs to feed it again.
 func (ix *index) records() (domains []store.Domain, certs []store.Cert) {

@@ -177,8 +177,12 @@ func (e *Edge) newProxy() http.Handler {
 		if name, ok := normalizeName(host); ok {
 			d = e.idx.domain(name)
 		}
+		if misdirected(r, d, e.idx) {
+			plainError(w, "cdnd: misdirected request: this connection is for another domain", http.StatusMisdirectedRequest)
+			return
+		}
 		// Over TLS, a domain with HTTPS off is as unknown as it is to the
-		// handshake (reachable only through the DefaultCert).
+		// handshake.
 		if d == nil || !d.online || (r.TLS != nil && d.cert == nil) {
 			plainError(w, "cdnd: unknown domain", http.StatusNotFound)
 			return
