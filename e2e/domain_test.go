@@ -17,7 +17,7 @@ func TestDomainLifecycle(t *testing.T) {
 	req := cdn.CreateAddCdnDomainRequest()
 	// Terraform's style: lower-case keys, numbers for port, priority, weight.
 	req.DomainName, req.CdnType, req.Scope = name, "download", "global"
-	req.Sources = `[{"content":"origin.example.net","type":"domain","priority":20,"port":8080,"weight":15},{"Content":"10.0.0.2","Type":"ipaddr","Priority":"30"}]`
+	req.Sources = `[{"content":"origin.example.net","type":"domain","priority":20,"port":8080,"weight":15},{"Content":"127.0.0.2","Type":"ipaddr","Priority":"30"}]`
 	if _, err := a.cdn.AddCdnDomain(req); err != nil {
 		t.Fatal(err)
 	}

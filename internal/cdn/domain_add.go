@@ -42,12 +42,9 @@ func (s *Service) addDomain(ctx context.Context, r *openapi.Request) (any, error
 	if !scopes[scope] {
 		return nil, errScopeMalformed
 	}
-	sources, err := parseSources(r.Get("Sources"))
-	if errors.As(err, new(errSourceType)) {
-		return nil, errSourceTypeMalformed
-	}
+	sources, err := s.readSources(ctx, r.Get("Sources"))
 	if err != nil {
-		return nil, errSourcesMalformed
+		return nil, err
 	}
 	now := s.now().UTC()
 	d := store.Domain{

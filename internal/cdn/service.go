@@ -8,6 +8,7 @@ import (
 	"github.com/cdnd/cdnd/internal/ascii"
 	"github.com/cdnd/cdnd/internal/cas"
 	"github.com/cdnd/cdnd/internal/openapi"
+	"github.com/cdnd/cdnd/internal/originpolicy"
 	"github.com/cdnd/cdnd/internal/store"
 )
 
@@ -24,6 +25,7 @@ type Service struct {
 	certs       *cas.Repo
 	cnameSuffix string
 	resolver    *net.Resolver
+	origins     *originpolicy.Policy
 	now         func() time.Time
 	// busyWait is how long an action on a domain that is still configuring
 	// waits for the edges before answering ServiceBusy. Edges apply a change
@@ -42,10 +44,16 @@ type Config struct {
 	// Resolver looks up the names tenants give (origins, ownership
 	// records); nil means the system's.
 	Resolver *net.Resolver
+	// Origins is the node's origin address policy; nil refuses every
+	// address that is not globally reachable.
+	Origins *originpolicy.Policy
 }
 
 // New returns the CDN service.
 func New(cfg Config) *Service {
+	if cfg.Origins == nil {
+		cfg.Origins = originpolicy.New(nil)
+	}
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver
 	}
@@ -57,6 +65,7 @@ func New(cfg Config) *Service {
 		certs:       cfg.Certs,
 		cnameSuffix: cfg.CnameSuffix,
 		resolver:    cfg.Resolver,
+		origins:     cfg.Origins,
 		now:         time.Now,
 		busyWait:    2 * time.Second,
 	}

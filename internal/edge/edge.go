@@ -3,6 +3,7 @@ package edge
 import (
 	"crypto/tls"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cdnd/cdnd/internal/keyring"
+	"github.com/cdnd/cdnd/internal/originpolicy"
 	"github.com/cdnd/cdnd/internal/store"
 )
 
@@ -33,6 +35,12 @@ type Config struct {
 	// unreachable and catches up from the snapshot's revision. The edge then
 	// acknowledges a revision to the store only once both files hold it.
 	SnapshotPath string
+	// Origins is the origin address policy every dial is checked against;
+	// nil refuses every address that is not globally reachable.
+	Origins *originpolicy.Policy
+	// Resolver resolves origin names for that check and the dial; nil
+	// means the system's.
+	Resolver *net.Resolver
 }
 
 // Edge serves HTTPS and HTTP for the domains in the store.
@@ -92,7 +100,10 @@ func New(cfg Config) *Edge {
 		}}
 	}
 	e.tls = e.newTLSConfig(cfg.DefaultCert)
-	e.proxy = e.newProxy()
+	if cfg.Origins == nil {
+		cfg.Origins = originpolicy.New(nil)
+	}
+	e.proxy = e.newProxy(cfg.Origins, cfg.Resolver)
 	return e
 }
 

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cdnd/cdnd/internal/originpolicy"
 	"github.com/cdnd/cdnd/internal/store"
 )
 
@@ -132,13 +133,16 @@ func (e *Edge) Handler() http.Handler { return e.proxy }
 
 type candidatesKey struct{}
 
-func (e *Edge) newProxy() http.Handler {
+func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) http.Handler {
 	e.transport = &http.Transport{
 		Proxy: nil, // origins are reached directly, whatever the environment says
-		DialContext: (&net.Dialer{
+		// Every dial resolves the origin here and connects only to an
+		// address the policy allows, so neither a record nor its DNS
+		// answers can point the edge at the node or its network.
+		DialContext: origins.DialContext(resolver, &net.Dialer{
 			Timeout:   originDialTimeout,
 			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		}),
 		TLSHandshakeTimeout:   originTLSTimeout,
 		ResponseHeaderTimeout: originHeaderTimeout,
 		ExpectContinueTimeout: time.Second,
@@ -204,7 +208,9 @@ func (e *Edge) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	status, msg := http.StatusBadGateway, "cdnd: origin unreachable"
 	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	if errors.As(err, new(*originpolicy.RefusedError)) {
+		msg = "cdnd: origin address not allowed"
+	} else if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		status, msg = http.StatusGatewayTimeout, "cdnd: origin timed out"
 	}
 	e.log.Warn("edge: proxy failed", "host", r.Host, "status", status, "err", err)

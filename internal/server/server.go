@@ -12,8 +12,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -26,6 +29,7 @@ import (
 	"github.com/cdnd/cdnd/internal/iam/ramapi"
 	"github.com/cdnd/cdnd/internal/keyring"
 	"github.com/cdnd/cdnd/internal/openapi"
+	"github.com/cdnd/cdnd/internal/originpolicy"
 	"github.com/cdnd/cdnd/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -67,6 +71,11 @@ type Config struct {
 	// DNSResolver is the DNS server (HOST:PORT) that resolves names tenants
 	// give cdnd; empty means the system's.
 	DNSResolver string
+	// AllowOriginCIDRs are the ranges origins may have beyond the globally
+	// reachable addresses (--allow-origin-cidrs): an operator's private
+	// origins, or loopback for local tests. The node's own listeners and
+	// etcd endpoints stay refused inside them.
+	AllowOriginCIDRs []netip.Prefix
 	// AuditRetention is how long the audit trail keeps a record.
 	AuditRetention time.Duration
 	// Env holds the CDND_* environment values.
@@ -103,13 +112,14 @@ type Server struct {
 	// AdminToken is the operator API's bearer token.
 	AdminToken string
 
-	log    *slog.Logger
-	store  *store.Store
-	edge   *edge.Edge
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	http   []*http.Server
-	errs   chan error
+	log     *slog.Logger
+	origins *originpolicy.Policy
+	store   *store.Store
+	edge    *edge.Edge
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	http    []*http.Server
+	errs    chan error
 }
 
 // Start opens everything and serves in the background until Shutdown.
@@ -159,7 +169,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log, store: st, AdminToken: token, errs: make(chan error, 8)}
+	s := &Server{log: log, store: st, AdminToken: token, errs: make(chan error, 8), origins: originpolicy.New(cfg.AllowOriginCIDRs)}
+	s.addOwnEndpoints(ctx, cfg.Store.Endpoints, newResolver(cfg.DNSResolver))
 	if err := s.start(ctx, cfg, kr, defaultCert); err != nil {
 		s.Shutdown(context.Background())
 		return nil, err
@@ -196,6 +207,8 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 			CacheSize:    cfg.CertCacheSize,
 			DefaultCert:  defaultCert,
 			SnapshotPath: filepath.Join(cfg.DataDir, snapshotFile),
+			Origins:      s.origins,
+			Resolver:     newResolver(cfg.DNSResolver),
 		})
 	}
 
@@ -227,6 +240,7 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 		if ln != nil {
 			*l.ln, *l.bound = ln, ln.Addr()
 			lns[l.name] = l.ln
+			s.origins.AddOwnAddr(ln.Addr().String())
 		}
 	}
 
@@ -277,7 +291,7 @@ func (s *Server) startAPI(ctx, runCtx context.Context, cfg Config, kr *keyring.K
 		return nil, err
 	}
 	repo := cas.New(s.store, kr)
-	service := cdn.New(cdn.Config{Store: s.store, Certs: repo, CnameSuffix: cfg.CnameSuffix, Resolver: newResolver(cfg.DNSResolver)})
+	service := cdn.New(cdn.Config{Store: s.store, Certs: repo, CnameSuffix: cfg.CnameSuffix, Resolver: newResolver(cfg.DNSResolver), Origins: s.origins})
 	trail := audit.New(s.store, cfg.AuditRetention)
 	peers := newPeerCount(s.store, s.log)
 	gw := openapi.New(openapi.Config{
@@ -439,4 +453,29 @@ func announceRoot(out io.Writer, dataDir string, c iam.Credentials) error {
 	}
 	_, err := fmt.Fprintf(out, "Root account created. This is the only time the secret is shown (also kept in %s, mode 0600):\n%s", path, content)
 	return err
+}
+
+// addOwnEndpoints makes the etcd cluster's client endpoints addresses no
+// origin may have, whatever --allow-origin-cidrs says: an origin there would
+// let a tenant read and write the store through the edge. Names are
+// resolved now; one that does not resolve is skipped (the store cannot
+// reach it either).
+func (s *Server) addOwnEndpoints(ctx context.Context, endpoints []string, r *net.Resolver) {
+	for _, e := range endpoints {
+		u, err := url.Parse(e)
+		if err != nil || u.Port() == "" {
+			continue
+		}
+		port, _ := strconv.Atoi(u.Port())
+		rctx, cancel := context.WithTimeout(ctx, resolverTimeout)
+		addrs, err := r.LookupNetIP(rctx, "ip", u.Hostname())
+		cancel()
+		if err != nil {
+			s.log.Warn("etcd endpoint does not resolve; origins are not checked against it", "endpoint", e, "err", err)
+			continue
+		}
+		for _, a := range addrs {
+			s.origins.AddOwn(netip.AddrPortFrom(a, uint16(port)))
+		}
+	}
 }
