@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"github.com/cdnd/cdnd/internal/store"
 )
 
@@ -57,8 +55,15 @@ func TestMisdirectedRequests(t *testing.T) {
 	}
 
 	// HTTP/2: one connection, SNI x.example.com, reused for several names.
-	conn := en.dialTLS(t, "x.example.com", "h2")
-	cc, err := (&http2.Transport{}).NewClientConn(conn)
+	h2 := &http.Transport{
+		TLSClientConfig: &tls.Config{ServerName: "x.example.com", RootCAs: testRoots()},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, en.httpsAddr)
+		},
+		Protocols: new(http.Protocols),
+	}
+	h2.Protocols.SetHTTP2(true)
+	cc, err := h2.NewClientConn(t.Context(), "https", "x.example.com:443")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +84,9 @@ func TestMisdirectedRequests(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("h2 :authority %s: answered over %s", tc.authority, resp.Proto)
+		}
 		if resp.StatusCode != tc.status || (tc.body != "" && string(b) != tc.body) {
 			t.Errorf("h2 :authority %s: %d %q; want %d %q", tc.authority, resp.StatusCode, b, tc.status, tc.body)
 		}
