@@ -113,6 +113,7 @@ type Server struct {
 	AdminToken string
 
 	log     *slog.Logger
+	lock    *os.File // the data directory's, held until Shutdown
 	origins *originpolicy.Policy
 	store   *store.Store
 	edge    *edge.Edge
@@ -148,14 +149,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// A key generated per node would seal what no other node can open.
 		return nil, errors.New("with --etcd-endpoints every node must share the master key: set CDND_MASTER_KEY or --master-key-file")
 	}
-	kr, err := loadKeyring(cfg.Env.MasterKey, cfg.MasterKeyFile, cfg.DataDir, log)
-	if err != nil {
-		return nil, err
-	}
-	token, _, err := loadAdminToken(cfg.Env.AdminToken, cfg.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("admin token: %w", err)
-	}
 	var defaultCert *tls.Certificate
 	if cfg.DefaultCertFile != "" {
 		c, err := tls.LoadX509KeyPair(cfg.DefaultCertFile, cfg.DefaultKeyFile)
@@ -164,21 +157,45 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		defaultCert = &c
 	}
-	cfg.Store.DataDir, cfg.Store.Logger = cfg.DataDir, log
-	st, err := store.Open(ctx, cfg.Store)
+	// The lock, then every port: a node that cannot have both creates
+	// nothing (no secret generated or printed, no store, no account).
+	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log, store: st, AdminToken: token, errs: make(chan error, 8), origins: originpolicy.New(cfg.AllowOriginCIDRs)}
-	s.addOwnEndpoints(ctx, cfg.Store.Endpoints, newResolver(cfg.DNSResolver))
-	if err := s.start(ctx, cfg, kr, defaultCert); err != nil {
+	lns, err := bindListeners(cfg)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s := &Server{log: log, lock: lock, errs: make(chan error, 8), origins: originpolicy.New(cfg.AllowOriginCIDRs)}
+	for _, ln := range lns.all() {
+		s.origins.AddOwnAddr(ln.Addr().String())
+	}
+	fail := func(err error) (*Server, error) {
+		lns.close()
 		s.Shutdown(context.Background())
 		return nil, err
+	}
+	kr, err := loadKeyring(cfg.Env.MasterKey, cfg.MasterKeyFile, cfg.DataDir, log)
+	if err != nil {
+		return fail(err)
+	}
+	if s.AdminToken, _, err = loadAdminToken(cfg.Env.AdminToken, cfg.DataDir); err != nil {
+		return fail(fmt.Errorf("admin token: %w", err))
+	}
+	cfg.Store.DataDir, cfg.Store.Logger = cfg.DataDir, log
+	if s.store, err = store.Open(ctx, cfg.Store); err != nil {
+		return fail(err)
+	}
+	s.addOwnEndpoints(ctx, cfg.Store.Endpoints, newResolver(cfg.DNSResolver))
+	if err := s.start(ctx, cfg, kr, defaultCert, lns); err != nil {
+		return fail(err)
 	}
 	return s, nil
 }
 
-func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, defaultCert *tls.Certificate) error {
+func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, defaultCert *tls.Certificate, lns *listeners) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	adminCfg := admin.Config{Token: s.AdminToken, Store: s.store, Gatherer: reg, Logger: s.log, Ready: s.ready}
@@ -212,37 +229,8 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 		})
 	}
 
-	listen := func(addr string) (net.Listener, error) {
-		if addr == "" {
-			return nil, nil
-		}
-		return net.Listen("tcp", addr)
-	}
-	lns := map[string]*net.Listener{}
-	var apiLn, httpsLn, httpLn, adminLn net.Listener
-	for _, l := range []struct {
-		name, addr string
-		ln         *net.Listener
-		bound      *net.Addr
-	}{
-		{"api", roleAddr(cfg.Role != RoleEdge, cfg.APIAddr), &apiLn, &s.APIAddr},
-		{"https", roleAddr(cfg.Role != RoleAPI, cfg.HTTPSAddr), &httpsLn, &s.HTTPSAddr},
-		{"http", roleAddr(cfg.Role != RoleAPI, cfg.HTTPAddr), &httpLn, &s.HTTPAddr},
-		{"admin", cfg.AdminAddr, &adminLn, &s.AdminAddr},
-	} {
-		ln, err := listen(l.addr)
-		if err != nil {
-			for _, open := range lns {
-				(*open).Close()
-			}
-			return fmt.Errorf("listen %s on %s: %w", l.name, l.addr, err)
-		}
-		if ln != nil {
-			*l.ln, *l.bound = ln, ln.Addr()
-			lns[l.name] = l.ln
-			s.origins.AddOwnAddr(ln.Addr().String())
-		}
-	}
+	s.APIAddr, s.HTTPSAddr, s.HTTPAddr, s.AdminAddr = addrOf(lns.api), addrOf(lns.https), addrOf(lns.http), addrOf(lns.admin)
+	apiLn, httpsLn, httpLn, adminLn := lns.api, lns.https, lns.http, lns.admin
 
 	if s.edge != nil {
 		s.goRun("edge watch", func() error { return s.edge.Run(runCtx) })
@@ -438,8 +426,13 @@ func (s *Server) Shutdown(ctx context.Context) {
 		s.cancel()
 	}
 	s.wg.Wait()
-	if err := s.store.Close(); err != nil {
-		s.log.Warn("closing store", "err", err)
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			s.log.Warn("closing store", "err", err)
+		}
+	}
+	if s.lock != nil {
+		s.lock.Close() // releases the flock: the directory is free again
 	}
 }
 
