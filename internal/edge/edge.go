@@ -1,12 +1,14 @@
 package edge
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -56,6 +58,11 @@ type Edge struct {
 	// transport reaches the origins; a field so tests can shorten its
 	// timeouts.
 	transport *http.Transport
+	// dial connects to an origin through the origin policy, and
+	// originBudget bounds connecting per request (proxy.go); fields so
+	// tests can stand in a black hole and a short budget.
+	dial         func(ctx context.Context, network, addr string) (net.Conn, error)
+	originBudget time.Duration
 
 	ready   atomic.Bool
 	applied atomic.Int64

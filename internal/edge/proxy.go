@@ -24,7 +24,11 @@ import (
 // Origin timeouts: a dead origin is found out fast (and failed over), a slow
 // one gets a generous but finite time to answer; the edge never hangs.
 const (
-	originDialTimeout    = 5 * time.Second
+	originDialTimeout = 5 * time.Second
+	// originTryBudget is how long one request may spend connecting to its
+	// domain's origins in all: each failover attempt gets what is left, so
+	// twenty black-holed origins cost this, not twenty dial timeouts.
+	originTryBudget      = 10 * time.Second
 	originHeaderTimeout  = 30 * time.Second
 	originTLSTimeout     = 10 * time.Second
 	defaultOriginPort    = 80
@@ -139,10 +143,7 @@ func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) ht
 		// Every dial resolves the origin here and connects only to an
 		// address the policy allows, so neither a record nor its DNS
 		// answers can point the edge at the node or its network.
-		DialContext: origins.DialContext(resolver, &net.Dialer{
-			Timeout:   originDialTimeout,
-			KeepAlive: 30 * time.Second,
-		}),
+		DialContext:           e.dialWithinBudget,
 		TLSHandshakeTimeout:   originTLSTimeout,
 		ResponseHeaderTimeout: originHeaderTimeout,
 		ExpectContinueTimeout: time.Second,
@@ -153,7 +154,9 @@ func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) ht
 		// Content: the origin's certificate is verified against it.
 		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12},
 	}
-	rt := &failover{rt: e.transport, log: e.log}
+	e.dial = origins.DialContext(resolver, &net.Dialer{Timeout: originDialTimeout, KeepAlive: 30 * time.Second})
+	e.originBudget = originTryBudget
+	rt := &failover{rt: e.transport, log: e.log, budget: func() time.Duration { return e.originBudget }}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// The failover transport puts the origin in the URL; these are
@@ -232,8 +235,25 @@ func plainError(w http.ResponseWriter, msg string, status int) {
 // failure is returned as is: retrying then could repeat a non-idempotent
 // request.
 type failover struct {
-	rt  http.RoundTripper
-	log *slog.Logger
+	rt     http.RoundTripper
+	log    *slog.Logger
+	budget func() time.Duration // for connecting, over all the attempts
+}
+
+// dialDeadlineKey carries, in a request's context, when connecting to its
+// origins must have succeeded (failover's budget). Only the dial sees it:
+// a deadline on the request itself would also cut off the response.
+type dialDeadlineKey struct{}
+
+// dialWithinBudget dials an origin by e.dial, no later than the request's
+// connect deadline.
+func (e *Edge) dialWithinBudget(ctx context.Context, network, addr string) (net.Conn, error) {
+	if d, ok := ctx.Value(dialDeadlineKey{}).(time.Time); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d)
+		defer cancel() // an established connection outlives its dial's context
+	}
+	return e.dial(ctx, network, addr)
 }
 
 func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -245,11 +265,16 @@ func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil && req.Body != http.NoBody {
 		body = &onceBody{rc: req.Body}
 	}
+	deadline := time.Now().Add(f.budget())
+	ctx := context.WithValue(req.Context(), dialDeadlineKey{}, deadline)
 	var err error
 	for i, o := range cands {
+		if i > 0 && !time.Now().Before(deadline) {
+			break // the budget is spent: err is the last attempt's
+		}
 		u := *req.URL
 		u.Scheme, u.Host = o.scheme, o.host
-		out := req.WithContext(req.Context()) // shallow copy: RoundTrip must not modify req
+		out := req.WithContext(ctx) // shallow copy: RoundTrip must not modify req
 		out.URL = &u
 		if body != nil {
 			out.Body = body
