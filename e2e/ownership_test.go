@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"sync/atomic"
 	"testing"
@@ -90,9 +91,8 @@ func TestOwnershipContentAndFailures(t *testing.T) {
 // With --verify-domain-owner, AddCdnDomain needs the account's proof for the
 // root, by a TXT record or by the file on the root's web server.
 //
-// The file is fetched from 127.x.y.z:80 (the check always uses port 80):
-// once origins on loopback are refused by default, this server needs
-// AllowOriginCIDRs 127.0.0.0/8.
+// The file is fetched from 127.x.y.z:80 (the check always uses port 80),
+// through the origin address policy: this server allows 127.0.0.0/8.
 func TestOwnershipRequiredToAddDomain(t *testing.T) {
 	web := listenWeb(t)
 	ns := dnstest.Start(t)
@@ -174,6 +174,8 @@ func startVerifyingServer(t *testing.T, dnsAddr string) *server.Server {
 		AdminAddr:         "127.0.0.1:0",
 		DNSResolver:       dnsAddr,
 		VerifyDomainOwner: true,
+		// The test's web server for fileCheck listens on loopback.
+		AllowOriginCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Env: server.Env{
 			RootAccessKeyID:     rootAccessKeyID,
 			RootAccessKeySecret: rootAccessKeySecret,

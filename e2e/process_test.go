@@ -58,7 +58,8 @@ func startProcess(t *testing.T, dataDir string, env ...string) *process {
 	t.Helper()
 	p := &process{}
 	p.cmd = exec.Command(cdndBinary(t), "serve", "--data-dir", dataDir,
-		"--api-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0")
+		"--api-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
+		"--allow-origin-cidrs", "127.0.0.0/8") // the tests' origins listen on loopback
 	p.cmd.Env = append(os.Environ(), env...)
 	stdout, _ := p.cmd.StdoutPipe()
 	stderr, _ := p.cmd.StderrPipe()

@@ -11,6 +11,7 @@ import (
 	"github.com/cdnd/cdnd/internal/cas"
 	"github.com/cdnd/cdnd/internal/keyring"
 	"github.com/cdnd/cdnd/internal/openapi"
+	"github.com/cdnd/cdnd/internal/originpolicy"
 	"github.com/cdnd/cdnd/internal/store"
 )
 
@@ -31,6 +32,7 @@ type Service struct {
 	// originClient fetches from web servers tenants name (ownership files).
 	originClient *http.Client
 	verifyOwner  bool
+	origins      *originpolicy.Policy
 	now          func() time.Time
 	// busyWait is how long an action on a domain that is still configuring
 	// waits for the edges before answering ServiceBusy. Edges apply a change
@@ -60,10 +62,16 @@ type Config struct {
 	// VerifyDomainOwner makes AddCdnDomain refuse a name whose root domain
 	// the account has not verified (VerifyDomainOwner).
 	VerifyDomainOwner bool
+	// Origins is the node's origin address policy; nil refuses every
+	// address that is not globally reachable.
+	Origins *originpolicy.Policy
 }
 
 // New returns the CDN service.
 func New(cfg Config) *Service {
+	if cfg.Origins == nil {
+		cfg.Origins = originpolicy.New(nil)
+	}
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver
 	}
@@ -81,6 +89,7 @@ func New(cfg Config) *Service {
 		keyring:      cfg.Keyring,
 		originClient: cfg.OriginClient,
 		verifyOwner:  cfg.VerifyDomainOwner,
+		origins:      cfg.Origins,
 		now:          time.Now,
 		busyWait:     2 * time.Second,
 	}

@@ -17,13 +17,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cdnd/cdnd/internal/originpolicy"
 	"github.com/cdnd/cdnd/internal/store"
 )
 
 // Origin timeouts: a dead origin is found out fast (and failed over), a slow
 // one gets a generous but finite time to answer; the edge never hangs.
 const (
-	originDialTimeout    = 5 * time.Second
+	originDialTimeout = 5 * time.Second
+	// originTryBudget is how long one request may spend connecting to its
+	// domain's origins in all: each failover attempt gets what is left, so
+	// twenty black-holed origins cost this, not twenty dial timeouts.
+	originTryBudget      = 10 * time.Second
 	originHeaderTimeout  = 30 * time.Second
 	originTLSTimeout     = 10 * time.Second
 	defaultOriginPort    = 80
@@ -132,13 +137,13 @@ func (e *Edge) Handler() http.Handler { return e.proxy }
 
 type candidatesKey struct{}
 
-func (e *Edge) newProxy() http.Handler {
+func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) http.Handler {
 	e.transport = &http.Transport{
 		Proxy: nil, // origins are reached directly, whatever the environment says
-		DialContext: (&net.Dialer{
-			Timeout:   originDialTimeout,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		// Every dial resolves the origin here and connects only to an
+		// address the policy allows, so neither a record nor its DNS
+		// answers can point the edge at the node or its network.
+		DialContext:           e.dialWithinBudget,
 		TLSHandshakeTimeout:   originTLSTimeout,
 		ResponseHeaderTimeout: originHeaderTimeout,
 		ExpectContinueTimeout: time.Second,
@@ -149,7 +154,9 @@ func (e *Edge) newProxy() http.Handler {
 		// Content: the origin's certificate is verified against it.
 		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12},
 	}
-	rt := &failover{rt: e.transport, log: e.log}
+	e.dial = origins.DialContext(resolver, &net.Dialer{Timeout: originDialTimeout, KeepAlive: 30 * time.Second})
+	e.originBudget = originTryBudget
+	rt := &failover{rt: e.transport, log: e.log, budget: func() time.Duration { return e.originBudget }}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// The failover transport puts the origin in the URL; these are
@@ -177,8 +184,12 @@ func (e *Edge) newProxy() http.Handler {
 		if name, ok := normalizeName(host); ok {
 			d = e.idx.domain(name)
 		}
+		if misdirected(r, d, e.idx) {
+			plainError(w, "cdnd: misdirected request: this connection is for another domain", http.StatusMisdirectedRequest)
+			return
+		}
 		// Over TLS, a domain with HTTPS off is as unknown as it is to the
-		// handshake (reachable only through the DefaultCert).
+		// handshake.
 		if d == nil || !d.online || (r.TLS != nil && d.cert == nil) {
 			plainError(w, "cdnd: unknown domain", http.StatusNotFound)
 			return
@@ -200,7 +211,9 @@ func (e *Edge) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	status, msg := http.StatusBadGateway, "cdnd: origin unreachable"
 	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	if errors.As(err, new(*originpolicy.RefusedError)) {
+		msg = "cdnd: origin address not allowed"
+	} else if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		status, msg = http.StatusGatewayTimeout, "cdnd: origin timed out"
 	}
 	e.log.Warn("edge: proxy failed", "host", r.Host, "status", status, "err", err)
@@ -222,8 +235,25 @@ func plainError(w http.ResponseWriter, msg string, status int) {
 // failure is returned as is: retrying then could repeat a non-idempotent
 // request.
 type failover struct {
-	rt  http.RoundTripper
-	log *slog.Logger
+	rt     http.RoundTripper
+	log    *slog.Logger
+	budget func() time.Duration // for connecting, over all the attempts
+}
+
+// dialDeadlineKey carries, in a request's context, when connecting to its
+// origins must have succeeded (failover's budget). Only the dial sees it:
+// a deadline on the request itself would also cut off the response.
+type dialDeadlineKey struct{}
+
+// dialWithinBudget dials an origin by e.dial, no later than the request's
+// connect deadline.
+func (e *Edge) dialWithinBudget(ctx context.Context, network, addr string) (net.Conn, error) {
+	if d, ok := ctx.Value(dialDeadlineKey{}).(time.Time); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d)
+		defer cancel() // an established connection outlives its dial's context
+	}
+	return e.dial(ctx, network, addr)
 }
 
 func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -235,11 +265,16 @@ func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil && req.Body != http.NoBody {
 		body = &onceBody{rc: req.Body}
 	}
+	deadline := time.Now().Add(f.budget())
+	ctx := context.WithValue(req.Context(), dialDeadlineKey{}, deadline)
 	var err error
 	for i, o := range cands {
+		if i > 0 && !time.Now().Before(deadline) {
+			break // the budget is spent: err is the last attempt's
+		}
 		u := *req.URL
 		u.Scheme, u.Host = o.scheme, o.host
-		out := req.WithContext(req.Context()) // shallow copy: RoundTrip must not modify req
+		out := req.WithContext(ctx) // shallow copy: RoundTrip must not modify req
 		out.URL = &u
 		if body != nil {
 			out.Body = body

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/cdnd/cdnd/internal/originpolicy"
 )
 
 // Bounds on a fetch from a web server a tenant names (VerifyDomainOwner's
@@ -18,12 +20,13 @@ const (
 )
 
 // newOriginClient is the HTTP client for fetches from addresses tenants
-// name. It dials through dial, the one place such connections are opened,
-// resolves with resolver (--dns-resolver), ignores proxy settings, keeps no
+// name. It dials through the origin address policy (as the edge does: the
+// name resolved with resolver, --dns-resolver, and every address checked
+// before it is connected to), ignores proxy settings, keeps no
 // connection, and follows a redirect only on the same host: a tenant's
 // server must not be able to send cdnd elsewhere.
-func newOriginClient(resolver *net.Resolver) *http.Client {
-	dial := (&net.Dialer{Timeout: originDialTimeout, Resolver: resolver}).DialContext
+func newOriginClient(origins *originpolicy.Policy, resolver *net.Resolver) *http.Client {
+	dial := origins.DialContext(resolver, &net.Dialer{Timeout: originDialTimeout})
 	return &http.Client{
 		Timeout: originFetchTimeout,
 		Transport: &http.Transport{

@@ -5,8 +5,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/cdnd/cdnd/internal/originpolicy"
 )
 
 // A tenant's web server can redirect within its own host, never elsewhere:
@@ -29,7 +32,7 @@ func TestOriginClientRedirects(t *testing.T) {
 		}
 	}))
 	defer web.Close()
-	c := newOriginClient(&net.Resolver{PreferGo: true})
+	c := newOriginClient(originpolicy.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}), &net.Resolver{PreferGo: true})
 	for _, tc := range []struct {
 		path   string
 		status int

@@ -12,8 +12,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -26,6 +29,7 @@ import (
 	"github.com/cdnd/cdnd/internal/iam/ramapi"
 	"github.com/cdnd/cdnd/internal/keyring"
 	"github.com/cdnd/cdnd/internal/openapi"
+	"github.com/cdnd/cdnd/internal/originpolicy"
 	"github.com/cdnd/cdnd/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -70,6 +74,11 @@ type Config struct {
 	// VerifyDomainOwner makes AddCdnDomain require a verified root domain
 	// (VerifyDomainOwner) of the calling account.
 	VerifyDomainOwner bool
+	// AllowOriginCIDRs are the ranges origins may have beyond the globally
+	// reachable addresses (--allow-origin-cidrs): an operator's private
+	// origins, or loopback for local tests. The node's own listeners and
+	// etcd endpoints stay refused inside them.
+	AllowOriginCIDRs []netip.Prefix
 	// AuditRetention is how long the audit trail keeps a record.
 	AuditRetention time.Duration
 	// Env holds the CDND_* environment values.
@@ -106,13 +115,15 @@ type Server struct {
 	// AdminToken is the operator API's bearer token.
 	AdminToken string
 
-	log    *slog.Logger
-	store  *store.Store
-	edge   *edge.Edge
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	http   []*http.Server
-	errs   chan error
+	log     *slog.Logger
+	lock    *os.File // the data directory's, held until Shutdown
+	origins *originpolicy.Policy
+	store   *store.Store
+	edge    *edge.Edge
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	http    []*http.Server
+	errs    chan error
 }
 
 // Start opens everything and serves in the background until Shutdown.
@@ -141,14 +152,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// A key generated per node would seal what no other node can open.
 		return nil, errors.New("with --etcd-endpoints every node must share the master key: set CDND_MASTER_KEY or --master-key-file")
 	}
-	kr, err := loadKeyring(cfg.Env.MasterKey, cfg.MasterKeyFile, cfg.DataDir, log)
-	if err != nil {
-		return nil, err
-	}
-	token, _, err := loadAdminToken(cfg.Env.AdminToken, cfg.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("admin token: %w", err)
-	}
 	var defaultCert *tls.Certificate
 	if cfg.DefaultCertFile != "" {
 		c, err := tls.LoadX509KeyPair(cfg.DefaultCertFile, cfg.DefaultKeyFile)
@@ -157,20 +160,45 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		defaultCert = &c
 	}
-	cfg.Store.DataDir, cfg.Store.Logger = cfg.DataDir, log
-	st, err := store.Open(ctx, cfg.Store)
+	// The lock, then every port: a node that cannot have both creates
+	// nothing (no secret generated or printed, no store, no account).
+	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log, store: st, AdminToken: token, errs: make(chan error, 8)}
-	if err := s.start(ctx, cfg, kr, defaultCert); err != nil {
+	lns, err := bindListeners(cfg)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s := &Server{log: log, lock: lock, errs: make(chan error, 8), origins: originpolicy.New(cfg.AllowOriginCIDRs)}
+	for _, ln := range lns.all() {
+		s.origins.AddOwnAddr(ln.Addr().String())
+	}
+	fail := func(err error) (*Server, error) {
+		lns.close()
 		s.Shutdown(context.Background())
 		return nil, err
+	}
+	kr, err := loadKeyring(cfg.Env.MasterKey, cfg.MasterKeyFile, cfg.DataDir, log)
+	if err != nil {
+		return fail(err)
+	}
+	if s.AdminToken, _, err = loadAdminToken(cfg.Env.AdminToken, cfg.DataDir); err != nil {
+		return fail(fmt.Errorf("admin token: %w", err))
+	}
+	cfg.Store.DataDir, cfg.Store.Logger = cfg.DataDir, log
+	if s.store, err = store.Open(ctx, cfg.Store); err != nil {
+		return fail(err)
+	}
+	s.addOwnEndpoints(ctx, cfg.Store.Endpoints, newResolver(cfg.DNSResolver))
+	if err := s.start(ctx, cfg, kr, defaultCert, lns); err != nil {
+		return fail(err)
 	}
 	return s, nil
 }
 
-func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, defaultCert *tls.Certificate) error {
+func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, defaultCert *tls.Certificate, lns *listeners) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	adminCfg := admin.Config{Token: s.AdminToken, Store: s.store, Gatherer: reg, Logger: s.log, Ready: s.ready}
@@ -199,39 +227,13 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 			CacheSize:    cfg.CertCacheSize,
 			DefaultCert:  defaultCert,
 			SnapshotPath: filepath.Join(cfg.DataDir, snapshotFile),
+			Origins:      s.origins,
+			Resolver:     newResolver(cfg.DNSResolver),
 		})
 	}
 
-	listen := func(addr string) (net.Listener, error) {
-		if addr == "" {
-			return nil, nil
-		}
-		return net.Listen("tcp", addr)
-	}
-	lns := map[string]*net.Listener{}
-	var apiLn, httpsLn, httpLn, adminLn net.Listener
-	for _, l := range []struct {
-		name, addr string
-		ln         *net.Listener
-		bound      *net.Addr
-	}{
-		{"api", roleAddr(cfg.Role != RoleEdge, cfg.APIAddr), &apiLn, &s.APIAddr},
-		{"https", roleAddr(cfg.Role != RoleAPI, cfg.HTTPSAddr), &httpsLn, &s.HTTPSAddr},
-		{"http", roleAddr(cfg.Role != RoleAPI, cfg.HTTPAddr), &httpLn, &s.HTTPAddr},
-		{"admin", cfg.AdminAddr, &adminLn, &s.AdminAddr},
-	} {
-		ln, err := listen(l.addr)
-		if err != nil {
-			for _, open := range lns {
-				(*open).Close()
-			}
-			return fmt.Errorf("listen %s on %s: %w", l.name, l.addr, err)
-		}
-		if ln != nil {
-			*l.ln, *l.bound = ln, ln.Addr()
-			lns[l.name] = l.ln
-		}
-	}
+	s.APIAddr, s.HTTPSAddr, s.HTTPAddr, s.AdminAddr = addrOf(lns.api), addrOf(lns.https), addrOf(lns.http), addrOf(lns.admin)
+	apiLn, httpsLn, httpLn, adminLn := lns.api, lns.https, lns.http, lns.admin
 
 	if s.edge != nil {
 		s.goRun("edge watch", func() error { return s.edge.Run(runCtx) })
@@ -282,7 +284,7 @@ func (s *Server) startAPI(ctx, runCtx context.Context, cfg Config, kr *keyring.K
 	repo := cas.New(s.store, kr)
 	resolver := newResolver(cfg.DNSResolver)
 	service := cdn.New(cdn.Config{Store: s.store, Certs: repo, CnameSuffix: cfg.CnameSuffix, Resolver: resolver, Keyring: kr,
-		OriginClient: newOriginClient(resolver), VerifyDomainOwner: cfg.VerifyDomainOwner})
+		OriginClient: newOriginClient(s.origins, resolver), VerifyDomainOwner: cfg.VerifyDomainOwner, Origins: s.origins})
 	trail := audit.New(s.store, cfg.AuditRetention)
 	peers := newPeerCount(s.store, s.log)
 	gw := openapi.New(openapi.Config{
@@ -429,8 +431,13 @@ func (s *Server) Shutdown(ctx context.Context) {
 		s.cancel()
 	}
 	s.wg.Wait()
-	if err := s.store.Close(); err != nil {
-		s.log.Warn("closing store", "err", err)
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			s.log.Warn("closing store", "err", err)
+		}
+	}
+	if s.lock != nil {
+		s.lock.Close() // releases the flock: the directory is free again
 	}
 }
 
@@ -444,4 +451,29 @@ func announceRoot(out io.Writer, dataDir string, c iam.Credentials) error {
 	}
 	_, err := fmt.Fprintf(out, "Root account created. This is the only time the secret is shown (also kept in %s, mode 0600):\n%s", path, content)
 	return err
+}
+
+// addOwnEndpoints makes the etcd cluster's client endpoints addresses no
+// origin may have, whatever --allow-origin-cidrs says: an origin there would
+// let a tenant read and write the store through the edge. Names are
+// resolved now; one that does not resolve is skipped (the store cannot
+// reach it either).
+func (s *Server) addOwnEndpoints(ctx context.Context, endpoints []string, r *net.Resolver) {
+	for _, e := range endpoints {
+		u, err := url.Parse(e)
+		if err != nil || u.Port() == "" {
+			continue
+		}
+		port, _ := strconv.Atoi(u.Port())
+		rctx, cancel := context.WithTimeout(ctx, resolverTimeout)
+		addrs, err := r.LookupNetIP(rctx, "ip", u.Hostname())
+		cancel()
+		if err != nil {
+			s.log.Warn("etcd endpoint does not resolve; origins are not checked against it", "endpoint", e, "err", err)
+			continue
+		}
+		for _, a := range addrs {
+			s.origins.AddOwn(netip.AddrPortFrom(a, uint16(port)))
+		}
+	}
 }
