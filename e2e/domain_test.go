@@ -17,7 +17,7 @@ func TestDomainLifecycle(t *testing.T) {
 	req := cdn.CreateAddCdnDomainRequest()
 	// Terraform's style: lower-case keys, numbers for port, priority, weight.
 	req.DomainName, req.CdnType, req.Scope = name, "download", "global"
-	req.Sources = `[{"content":"origin.example.net","type":"domain","priority":20,"port":8080,"weight":15},{"Content":"10.0.0.2","Type":"ipaddr","Priority":"30"}]`
+	req.Sources = `[{"content":"origin.example.net","type":"domain","priority":20,"port":8080,"weight":15},{"Content":"127.0.0.2","Type":"ipaddr","Priority":"30"}]`
 	if _, err := a.cdn.AddCdnDomain(req); err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +81,9 @@ func TestAddCdnDomainErrors(t *testing.T) {
 	}{
 		{"malformed name", "bad_name!.example", "web", testSources, "", "InvalidDomainName.Malformed", 400},
 		{"single label", "localhost", "web", testSources, "", "InvalidDomainName.Malformed", 400},
+		{"IPv4 literal", "192.0.2.10", "web", testSources, "", "InvalidDomainName.Malformed", 400},
+		{"IPv6 literal", "2001:db8::10", "web", testSources, "", "InvalidDomainName.Malformed", 400},
+		{"wildcard of an IPv4 literal", ".0.2.10", "web", testSources, "", "InvalidDomainName.Malformed", 400},
 		{"bad cdn type", uniqueDomain("x.example"), "music", testSources, "", "InvalidCdnType.Malformed", 400},
 		{"sources not JSON", uniqueDomain("x.example"), "web", "1.1.1.1", "", "InvalidSources.Malformed", 400},
 		{"sources empty", uniqueDomain("x.example"), "web", "[]", "", "InvalidSources.Malformed", 400},

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"regexp"
 	"sync"
@@ -77,6 +78,9 @@ func run(m *testing.M) int {
 		HTTPSAddr: "127.0.0.1:0",
 		HTTPAddr:  "127.0.0.1:0",
 		AdminAddr: "127.0.0.1:0",
+		// The tests' origins listen on loopback, as an operator's private
+		// origins would be allowed.
+		AllowOriginCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Env: server.Env{
 			RootAccessKeyID:     rootAccessKeyID,
 			RootAccessKeySecret: rootAccessKeySecret,

@@ -64,7 +64,8 @@ func startProcessArgs(t *testing.T, dataDir string, args []string, env ...string
 	t.Helper()
 	p := &process{}
 	p.cmd = exec.Command(cdndBinary(t), append([]string{"serve", "--data-dir", dataDir,
-		"--api-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, args...)...)
+		"--api-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
+		"--allow-origin-cidrs", "127.0.0.0/8"}, args...)...) // the tests' origins listen on loopback
 	p.cmd.Env = append(os.Environ(), env...)
 	stdout, _ := p.cmd.StdoutPipe()
 	stderr, _ := p.cmd.StderrPipe()

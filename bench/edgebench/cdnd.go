@@ -74,7 +74,7 @@ func startCdnd(pin pinning, o cdndOptions) (*cdndProc, error) {
 	}
 	addr := func(p int) string { return "127.0.0.1:" + strconv.Itoa(p) }
 	p := &cdndProc{opts: o, api: addr(ports[0]), https: addr(ports[1]), admin: addr(ports[3]), exited: make(chan struct{})}
-	cmd := pin.command(0, o.bin, "serve",
+	cmd := pin.command(0, o.bin, "serve", "--allow-origin-cidrs", "127.0.0.0/8",
 		"--data-dir", o.dataDir,
 		"--api-addr", p.api,
 		"--https-addr", p.https,

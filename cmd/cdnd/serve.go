@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -65,7 +66,7 @@ serves it while the cluster is unreachable, even across its own restarts.`)
 // nodeCommand builds serve, api or edge with the flags its role uses.
 func nodeCommand(role, use, short, long string) *cobra.Command {
 	var cfg server.Config
-	var logLevel, logFormat, endpoints string
+	var logLevel, logFormat, endpoints, allowOrigins string
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -81,6 +82,9 @@ func nodeCommand(role, use, short, long string) *cobra.Command {
 				cfg.Store.Endpoints = strings.Split(endpoints, ",")
 			}
 			cfg.Store.Password = os.Getenv("CDND_ETCD_PASSWORD")
+			if cfg.AllowOriginCIDRs, err = parseCIDRs(allowOrigins); err != nil {
+				return fmt.Errorf("--allow-origin-cidrs: %w", err)
+			}
 			return run(cfg, log)
 		},
 	}
@@ -94,6 +98,7 @@ func nodeCommand(role, use, short, long string) *cobra.Command {
 	f.StringVar(&cfg.Store.CAFile, "etcd-ca", "", "CA that signed the etcd cluster's certificates")
 	f.StringVar(&cfg.Store.Username, "etcd-user", "", "etcd user (password from CDND_ETCD_PASSWORD)")
 	f.StringVar(&cfg.Store.Prefix, "etcd-prefix", "/cdnd", "key prefix, so that several installations share one cluster")
+	f.StringVar(&allowOrigins, "allow-origin-cidrs", "", "comma-separated CIDRs origins may be in beyond public addresses, e.g. 10.0.0.0/8 or 127.0.0.0/8 for local tests (this node's own ports stay refused)")
 	f.StringVar(&cfg.DNSResolver, "dns-resolver", "", "DNS server HOST:PORT for the names tenants give (origins, ownership checks); default the system's")
 	f.IntVar(&cfg.MaxConns, "max-conns", 0, "connections each listener keeps open; more are reset at once (default: the file limit, less headroom for the store, shared by the listeners)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
@@ -102,6 +107,7 @@ func nodeCommand(role, use, short, long string) *cobra.Command {
 		f.StringVar(&cfg.APIAddr, "api-addr", defaultAPIAddr, "OpenAPI (Alibaba Cloud CDN compatible) listen address")
 		f.StringVar(&cfg.CnameSuffix, "cname-suffix", "w.cdnd.localhost", "suffix of the CNAME reported for each domain")
 		f.DurationVar(&cfg.AuditRetention, "audit-retention", audit.DefaultRetention, "how long the audit trail keeps a record")
+		f.BoolVar(&cfg.VerifyDomainOwner, "verify-domain-owner", false, "AddCdnDomain requires the account to have verified the root domain (VerifyDomainOwner)")
 	}
 	if role != server.RoleAPI {
 		f.StringVar(&cfg.HTTPSAddr, "https-addr", defaultHTTPSAddr, "edge HTTPS listen address")
@@ -151,4 +157,26 @@ func newLogger(level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
+
+// parseCIDRs reads a comma-separated list of CIDRs; a bare address is its
+// own /32 or /128.
+func parseCIDRs(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(item); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR", item)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

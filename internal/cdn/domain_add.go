@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"math/big"
+	"strings"
 
 	"github.com/cdnd/cdnd/internal/openapi"
 	"github.com/cdnd/cdnd/internal/store"
@@ -18,6 +19,7 @@ var (
 	errScopeMalformed      = openapi.NewError(400, "InvalidScope.Malformed", "Specified Scope is malformed.")
 	errDomainExists        = openapi.NewError(400, "DomainAlreadyExist", "This domain name is exist already")
 	errDomainOverLimit     = openapi.NewError(403, "DomainOverLimit", "The Number of Domain is over the limit")
+	errWildcardConflict    = openapi.NewError(400, "ExtensiveAndSpecificDomainConflict", "The wildcard domain and a specific domain it covers belong to different accounts.")
 )
 
 var (
@@ -40,12 +42,12 @@ func (s *Service) addDomain(ctx context.Context, r *openapi.Request) (any, error
 	if !scopes[scope] {
 		return nil, errScopeMalformed
 	}
-	sources, err := parseSources(r.Get("Sources"))
-	if errors.As(err, new(errSourceType)) {
-		return nil, errSourceTypeMalformed
-	}
+	sources, err := s.readSources(ctx, r.Get("Sources"))
 	if err != nil {
-		return nil, errSourcesMalformed
+		return nil, err
+	}
+	if err := s.checkOwner(ctx, account(r), name); err != nil {
+		return nil, err
 	}
 	now := s.now().UTC()
 	d := store.Domain{
@@ -69,6 +71,10 @@ func (s *Service) addDomain(ctx context.Context, r *openapi.Request) (any, error
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+		cover, err := s.checkCover(ctx, d)
+		if err != nil {
+			return err
+		}
 		var acct store.Account
 		acctRev, err := s.st.Get(ctx, store.AccountKey(d.AccountID), &acct)
 		if err != nil {
@@ -83,15 +89,77 @@ func (s *Service) addDomain(ctx context.Context, r *openapi.Request) (any, error
 		}
 		// Rewriting the account record serialises adds of one account, so
 		// two concurrent adds cannot both take the last unit of quota.
-		_, err = s.st.Txn().
+		t := s.st.Txn().
 			Unchanged(store.AccountKey(acct.AccountID), acctRev).
 			Unchanged(store.DomainKey(name), 0).
 			Put(store.AccountKey(acct.AccountID), acct).
 			Put(store.DomainKey(name), d).
-			Put(store.OwnerKey(acct.AccountID, name), struct{}{}).
-			Commit(ctx)
+			Put(store.OwnerKey(acct.AccountID, name), struct{}{})
+		cover.guard(t)
+		_, err = t.Commit(ctx)
 		return err
 	})
+}
+
+// coverGuard is what an add read about the wildcard reach it joins, to be
+// held unchanged by its commit.
+type coverGuard struct {
+	key store.Key
+	rev int64
+}
+
+func (g coverGuard) guard(t *store.Txn) {
+	if g.key != "" {
+		t.Unchanged(g.key, g.rev).Put(g.key, struct{}{})
+	}
+}
+
+// checkCover refuses a domain that would share traffic with another
+// account's: a wildcard (".example.com") and a name it covers
+// ("x.example.com") route the same requests, and the exact name wins at the
+// edge, so without this an account could take a name from under another's
+// wildcard, or a wildcard could take the rest of another's zone. Within one
+// account both may exist. Both kinds of add rewrite the wildcard's guard
+// record (store.CoverKey), so two adds that would conflict cannot both
+// commit: the later one fails on the guard, reads again and is refused.
+func (s *Service) checkCover(ctx context.Context, d store.Domain) (coverGuard, error) {
+	wildcard := d.Name
+	if !strings.HasPrefix(d.Name, ".") {
+		wildcard = store.WildcardOf(d.Name)
+	}
+	if wildcard == "" {
+		return coverGuard{}, nil
+	}
+	g := coverGuard{key: store.CoverKey(wildcard)}
+	var mark struct{}
+	rev, err := s.st.Get(ctx, g.key, &mark)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return g, err
+	}
+	g.rev = rev
+	// Read after the guard: whatever committed before it is seen here,
+	// whatever commits after it changes the guard.
+	if wildcard != d.Name {
+		var w store.Domain
+		_, err := s.st.Get(ctx, store.DomainKey(wildcard), &w)
+		switch {
+		case err == nil && w.AccountID != d.AccountID:
+			return g, errWildcardConflict
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return g, err
+		}
+		return g, nil
+	}
+	covered, err := s.st.DomainsCoveredBy(ctx, wildcard)
+	if err != nil {
+		return g, err
+	}
+	for _, c := range covered {
+		if c.Value.AccountID != d.AccountID {
+			return g, errWildcardConflict
+		}
+	}
+	return g, nil
 }
 
 // newDomainID is numeric like Alibaba's DomainId, below 2^53 for JavaScript.

@@ -2,7 +2,6 @@ package cdn
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/cdnd/cdnd/internal/openapi"
@@ -15,12 +14,8 @@ func (s *Service) modifyDomain(ctx context.Context, r *openapi.Request) (any, er
 	var sources []store.Source
 	if v := r.Get("Sources"); v != "" {
 		var err error
-		sources, err = parseSources(v)
-		if errors.As(err, new(errSourceType)) {
-			return nil, errSourceTypeMalformed
-		}
-		if err != nil {
-			return nil, errSourcesMalformed
+		if sources, err = s.readSources(ctx, v); err != nil {
+			return nil, err
 		}
 	}
 	return nil, s.updateDomain(ctx, r, func(d *store.Domain) (bool, error) {

@@ -2,12 +2,16 @@ package cdn
 
 import (
 	"net"
+	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cdnd/cdnd/internal/ascii"
 	"github.com/cdnd/cdnd/internal/cas"
+	"github.com/cdnd/cdnd/internal/keyring"
 	"github.com/cdnd/cdnd/internal/openapi"
+	"github.com/cdnd/cdnd/internal/originpolicy"
 	"github.com/cdnd/cdnd/internal/store"
 )
 
@@ -24,12 +28,20 @@ type Service struct {
 	certs       *cas.Repo
 	cnameSuffix string
 	resolver    *net.Resolver
-	now         func() time.Time
+	keyring     *keyring.Keyring
+	// originClient fetches from web servers tenants name (ownership files).
+	originClient *http.Client
+	verifyOwner  bool
+	origins      *originpolicy.Policy
+	now          func() time.Time
 	// busyWait is how long an action on a domain that is still configuring
 	// waits for the edges before answering ServiceBusy. Edges apply a change
 	// in milliseconds, so a script that sets a certificate right after adding
 	// the domain just works.
 	busyWait time.Duration
+
+	ownerMu     sync.Mutex
+	ownerSecret []byte // the verification key, once loaded
 }
 
 // Config wires the service.
@@ -42,23 +54,44 @@ type Config struct {
 	// Resolver looks up the names tenants give (origins, ownership
 	// records); nil means the system's.
 	Resolver *net.Resolver
+	// Keyring seals the installation's ownership verification secret.
+	Keyring *keyring.Keyring
+	// OriginClient fetches ownership files from the web servers tenants
+	// name; nil means http.DefaultClient.
+	OriginClient *http.Client
+	// VerifyDomainOwner makes AddCdnDomain refuse a name whose root domain
+	// the account has not verified (VerifyDomainOwner).
+	VerifyDomainOwner bool
+	// Origins is the node's origin address policy; nil refuses every
+	// address that is not globally reachable.
+	Origins *originpolicy.Policy
 }
 
 // New returns the CDN service.
 func New(cfg Config) *Service {
+	if cfg.Origins == nil {
+		cfg.Origins = originpolicy.New(nil)
+	}
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver
+	}
+	if cfg.OriginClient == nil {
+		cfg.OriginClient = http.DefaultClient
 	}
 	if cfg.CnameSuffix == "" {
 		cfg.CnameSuffix = "w.cdnd.localhost"
 	}
 	return &Service{
-		st:          cfg.Store,
-		certs:       cfg.Certs,
-		cnameSuffix: cfg.CnameSuffix,
-		resolver:    cfg.Resolver,
-		now:         time.Now,
-		busyWait:    2 * time.Second,
+		st:           cfg.Store,
+		certs:        cfg.Certs,
+		cnameSuffix:  cfg.CnameSuffix,
+		resolver:     cfg.Resolver,
+		keyring:      cfg.Keyring,
+		originClient: cfg.OriginClient,
+		verifyOwner:  cfg.VerifyDomainOwner,
+		origins:      cfg.Origins,
+		now:          time.Now,
+		busyWait:     2 * time.Second,
 	}
 }
 
@@ -95,6 +128,9 @@ func (s *Service) Actions() []openapi.Action {
 		{Name: "DescribeCdnDomainByCertificate", Version: Version2018, Rate: 100, ReadOnly: true, Resources: all, Required: []string{"SSLPub"}, Handle: s.describeCdnDomainByCertificate},
 		{Name: "DescribeCdnHttpsDomainList", Version: Version2018, Rate: 100, ReadOnly: true, Resources: all, Handle: s.describeCdnHttpsDomainList},
 		{Name: "DescribeUserCertificateExpireCount", Version: Version2018, Rate: 100, ReadOnly: true, Resources: all, Handle: s.describeUserCertificateExpireCount},
+		// Ownership: 100 calls a second per account, as Alibaba documents.
+		{Name: "DescribeVerifyContent", Version: Version2018, Rate: 100, ReadOnly: true, Resources: one, Required: []string{"DomainName"}, Handle: s.describeVerifyContent},
+		{Name: "VerifyDomainOwner", Version: Version2018, Rate: 100, Resources: one, Required: []string{"DomainName", "VerifyType"}, Handle: s.verifyDomainOwner},
 		{Name: "DescribeCertificateInfoByID", Version: Version2018, Rate: 100, ReadOnly: true, GETOnly: true, Resources: all, Required: []string{"CertId"}, Handle: s.describeCertificateInfoByID},
 	}
 	for i := range actions {

@@ -1,12 +1,16 @@
 package cdn
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/cdnd/cdnd/internal/originpolicy"
 	"github.com/cdnd/cdnd/internal/store"
 )
 
@@ -20,6 +24,34 @@ var sourceTypes = map[string]bool{"ipaddr": true, "domain": true, "oss": true, "
 type errSourceType struct{ typ string }
 
 func (e errSourceType) Error() string { return "unknown source type " + e.typ }
+
+// originCheckTimeout bounds the resolution of one call's origin names: the
+// names are the tenant's, and so is the DNS server that answers for them.
+const originCheckTimeout = 3 * time.Second
+
+// readSources reads a Sources parameter and checks every origin against the
+// node's origin address policy: an origin that is, or resolves to, an
+// address of the node or its network is refused, naming that address and
+// nothing more of the request.
+func (s *Service) readSources(ctx context.Context, text string) ([]store.Source, error) {
+	sources, err := parseSources(text)
+	if errors.As(err, new(errSourceType)) {
+		return nil, errSourceTypeMalformed
+	}
+	if err != nil {
+		return nil, errSourcesMalformed
+	}
+	ctx, cancel := context.WithTimeout(ctx, originCheckTimeout)
+	defer cancel()
+	for _, src := range sources {
+		if err := s.origins.CheckOrigin(ctx, s.resolver, src.Content, src.Port); err != nil {
+			var refused *originpolicy.RefusedError
+			errors.As(err, &refused)
+			return nil, errSourcesMalformed.WithMessage("Specified Sources is malformed: the origin %s is not allowed (%v).", refused.Origin, refused.Reason)
+		}
+	}
+	return sources, nil
+}
 
 // parseSources reads the Sources JSON leniently, as real clients send it:
 // keys in any case ("content", "Content"), numbers or strings for port,

@@ -94,7 +94,7 @@ func TestNormalizeDomain(t *testing.T) {
 			t.Errorf("%q: got %q %v, want %q", in, got, ok, want)
 		}
 	}
-	for _, in := range []string{"", ".", "com", ".com", "a..b", "-a.com", "a-.com", "a_b.com", "*.example.com", "a.com.", "例子.com", "a b.com", "\u212aelvin.example.com",
+	for _, in := range []string{"", ".", "com", ".com", "a..b", "-a.com", "a-.com", "a_b.com", "*.example.com", "a.com.", "例子.com", "a b.com", "\u212aelvin.example.com", "192.0.2.1", ".10.0.0.1", "10.1", "::1", "[::1]", "2001:db8::1",
 		"x." + string(make([]byte, 64)) + ".com"} {
 		if got, ok := normalizeDomain(in); ok {
 			t.Errorf("%q accepted as %q", in, got)

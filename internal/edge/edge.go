@@ -1,8 +1,10 @@
 package edge
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -11,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cdnd/cdnd/internal/keyring"
+	"github.com/cdnd/cdnd/internal/originpolicy"
 	"github.com/cdnd/cdnd/internal/store"
 )
 
@@ -34,6 +37,12 @@ type Config struct {
 	// unreachable and catches up from the snapshot's revision. The edge then
 	// acknowledges a revision to the store only once both files hold it.
 	SnapshotPath string
+	// Origins is the origin address policy every dial is checked against;
+	// nil refuses every address that is not globally reachable.
+	Origins *originpolicy.Policy
+	// Resolver resolves origin names for that check and the dial; nil
+	// means the system's.
+	Resolver *net.Resolver
 }
 
 // Edge serves HTTPS and HTTP for the domains in the store.
@@ -46,12 +55,16 @@ type Edge struct {
 	cache   *certCache
 	tls     *tls.Config
 	proxy   http.Handler
-	// transport reaches the origins, failover picks them, bodyIdle bounds
-	// a visitor's pause in sending a body: fields so tests can shorten
-	// their timeouts.
+	// transport reaches the origins; a field so tests can shorten its
+	// timeouts.
 	transport *http.Transport
-	failover  *failover
-	bodyIdle  time.Duration
+	// dial connects to an origin through the origin policy, and
+	// originBudget bounds connecting per request (proxy.go); fields so
+	// tests can stand in a black hole and a short budget.
+	dial         func(ctx context.Context, network, addr string) (net.Conn, error)
+	originBudget time.Duration
+	// bodyIdle bounds a visitor's pause in sending a request body (body.go).
+	bodyIdle time.Duration
 
 	ready   atomic.Bool
 	applied atomic.Int64
@@ -97,7 +110,10 @@ func New(cfg Config) *Edge {
 		}}
 	}
 	e.tls = e.newTLSConfig(cfg.DefaultCert)
-	e.proxy = e.newProxy()
+	if cfg.Origins == nil {
+		cfg.Origins = originpolicy.New(nil)
+	}
+	e.proxy = e.newProxy(cfg.Origins, cfg.Resolver)
 	return e
 }
 

@@ -94,7 +94,7 @@ func (ix *index) lookupLocked(name string) *domainEntry {
 	if d, ok := ix.domains[name]; ok {
 		return d
 	}
-	if w := wildcardOf(name); w != "" {
+	if w := store.WildcardOf(name); w != "" {
 		return ix.domains[w]
 	}
 	return nil
@@ -217,17 +217,6 @@ func normalizeName(s string) (string, bool) {
 	// sign U+212A match a "k". Lower returns s itself, without allocating,
 	// when it is already lower case: the common case on the handshake path.
 	return ascii.Lower(s), true
-}
-
-// wildcardOf is the key of the wildcard domain that would cover name: the
-// name minus its first label, with the leading dot ("a.example.com" →
-// ".example.com"). Empty when name has a single label or an empty one.
-func wildcardOf(name string) string {
-	i := strings.IndexByte(name, '.')
-	if i <= 0 || i == len(name)-1 {
-		return ""
-	}
-	return name[i:]
 }
 
 // records rebuilds, from the index, the records it was fed: what a

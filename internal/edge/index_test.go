@@ -27,17 +27,6 @@ func TestNormalizeName(t *testing.T) {
 			t.Errorf("normalizeName(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
 	}
-	for in, want := range map[string]string{
-		"a.example.com": ".example.com",
-		"a.b.c":         ".b.c",
-		"com":           "",
-		"a.":            "",
-		".a":            "",
-	} {
-		if got := wildcardOf(in); got != want {
-			t.Errorf("wildcardOf(%q) = %q, want %q", in, got, want)
-		}
-	}
 }
 
 // fuzzEdge is an edge without a store, loaded directly, with an exact and
@@ -76,10 +65,10 @@ func FuzzSNI(f *testing.F) {
 			if strings.ContainsAny(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
 				t.Fatalf("normalizeName(%q) = %q keeps upper case", sni, name)
 			}
-			if w := wildcardOf(name); w != "" && (w[0] != '.' || !strings.HasSuffix(name, w) || strings.Count(name, ".") != strings.Count(w, ".")) {
-				t.Fatalf("wildcardOf(%q) = %q", name, w)
+			if w := store.WildcardOf(name); w != "" && (w[0] != '.' || !strings.HasSuffix(name, w) || strings.Count(name, ".") != strings.Count(w, ".")) {
+				t.Fatalf("store.WildcardOf(%q) = %q", name, w)
 			}
-			if d := e.idx.domain(name); d != nil && d.name != name && d.name != wildcardOf(name) {
+			if d := e.idx.domain(name); d != nil && d.name != name && d.name != store.WildcardOf(name) {
 				t.Fatalf("lookup(%q) found %q", name, d.name)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/cdnd/cdnd/internal/certs"
 	"github.com/cdnd/cdnd/internal/certs/certstest"
 	"github.com/cdnd/cdnd/internal/keyring"
+	"github.com/cdnd/cdnd/internal/originpolicy"
 	"github.com/cdnd/cdnd/internal/store"
 	"github.com/cdnd/cdnd/internal/store/storetest"
 )
@@ -110,6 +112,9 @@ func startEdge(t *testing.T, st *store.Store, opts ...envOption) *env {
 		Keyring: testKR,
 		EdgeID:  id,
 		Logger:  slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// The test origins listen on loopback, as an operator's private
+		// origins would be allowed with --allow-origin-cidrs.
+		Origins: originpolicy.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}),
 	}}
 	for _, o := range opts {
 		o(&setup)

@@ -5,13 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/http/httputil"
 	"slices"
 	"strconv"
@@ -19,16 +17,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cdnd/cdnd/internal/originpolicy"
 	"github.com/cdnd/cdnd/internal/store"
 )
 
 // Origin timeouts: a dead origin is found out fast (and failed over), a slow
 // one gets a generous but finite time to answer; the edge never hangs.
-// Failover shares one budget: however many origins a domain lists, a
-// request spends at most originBudget connecting to them.
 const (
-	originDialTimeout    = 5 * time.Second
-	originBudget         = 10 * time.Second
+	originDialTimeout = 5 * time.Second
+	// originTryBudget is how long one request may spend connecting to its
+	// domain's origins in all: each failover attempt gets what is left, so
+	// twenty black-holed origins cost this, not twenty dial timeouts.
+	originTryBudget      = 10 * time.Second
 	originHeaderTimeout  = 30 * time.Second
 	originTLSTimeout     = 10 * time.Second
 	defaultOriginPort    = 80
@@ -137,13 +137,13 @@ func (e *Edge) Handler() http.Handler { return e.proxy }
 
 type candidatesKey struct{}
 
-func (e *Edge) newProxy() http.Handler {
+func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) http.Handler {
 	e.transport = &http.Transport{
 		Proxy: nil, // origins are reached directly, whatever the environment says
-		DialContext: (&net.Dialer{
-			Timeout:   originDialTimeout,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		// Every dial resolves the origin here and connects only to an
+		// address the policy allows, so neither a record nor its DNS
+		// answers can point the edge at the node or its network.
+		DialContext:           e.dialWithinBudget,
 		TLSHandshakeTimeout:   originTLSTimeout,
 		ResponseHeaderTimeout: originHeaderTimeout,
 		ExpectContinueTimeout: time.Second,
@@ -154,7 +154,9 @@ func (e *Edge) newProxy() http.Handler {
 		// Content: the origin's certificate is verified against it.
 		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12},
 	}
-	e.failover = &failover{rt: e.transport, log: e.log, budget: originBudget}
+	e.dial = origins.DialContext(resolver, &net.Dialer{Timeout: originDialTimeout, KeepAlive: 30 * time.Second})
+	e.originBudget = originTryBudget
+	rt := &failover{rt: e.transport, log: e.log, budget: func() time.Duration { return e.originBudget }}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// The failover transport puts the origin in the URL; these are
@@ -165,7 +167,7 @@ func (e *Edge) newProxy() http.Handler {
 			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
 		},
-		Transport:    e.failover,
+		Transport:    rt,
 		ErrorHandler: e.proxyError,
 		ErrorLog:     slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
 	}
@@ -182,8 +184,12 @@ func (e *Edge) newProxy() http.Handler {
 		if name, ok := normalizeName(host); ok {
 			d = e.idx.domain(name)
 		}
+		if misdirected(r, d, e.idx) {
+			plainError(w, "cdnd: misdirected request: this connection is for another domain", http.StatusMisdirectedRequest)
+			return
+		}
 		// Over TLS, a domain with HTTPS off is as unknown as it is to the
-		// handshake (reachable only through the DefaultCert).
+		// handshake.
 		if d == nil || !d.online || (r.TLS != nil && d.cert == nil) {
 			plainError(w, "cdnd: unknown domain", http.StatusNotFound)
 			return
@@ -205,9 +211,9 @@ func (e *Edge) newProxy() http.Handler {
 
 var errNoOrigin = errors.New("edge: domain has no origin")
 
-// proxyError answers what the origins could not: 504 when they timed out
-// (or none connected within the budget), 502 otherwise (refused, reset, bad
-// TLS, no origin at all); 408 when it was the visitor's body that stalled.
+// proxyError answers what the origins could not: 504 when they timed out,
+// 502 otherwise (refused, reset, bad TLS, no origin at all); 408 when it was
+// the visitor's body that stalled.
 func (e *Edge) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	if stalledBody(r) {
 		// Checked first: the timed-out read also ended the request's
@@ -222,7 +228,9 @@ func (e *Edge) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	status, msg := http.StatusBadGateway, "cdnd: origin unreachable"
 	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	if errors.As(err, new(*originpolicy.RefusedError)) {
+		msg = "cdnd: origin address not allowed"
+	} else if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		status, msg = http.StatusGatewayTimeout, "cdnd: origin timed out"
 	}
 	e.log.Warn("edge: proxy failed", "host", r.Host, "status", status, "err", err)
@@ -243,18 +251,27 @@ func plainError(w http.ResponseWriter, msg string, status int) {
 // that is, before a byte of the request reached any origin. Any later
 // failure is returned as is: retrying then could repeat a non-idempotent
 // request.
-//
-// Connecting, to all the origins tried, has one budget: origins that
-// black-hole connections would otherwise cost originDialTimeout each in
-// turn. Each attempt gets what is left of it, and once it is spent no
-// further origin is tried: the answer is errOriginBudget (a 504).
 type failover struct {
 	rt     http.RoundTripper
 	log    *slog.Logger
-	budget time.Duration
+	budget func() time.Duration // for connecting, over all the attempts
 }
 
-var errOriginBudget = fmt.Errorf("edge: no origin connected within the connect budget: %w", context.DeadlineExceeded)
+// dialDeadlineKey carries, in a request's context, when connecting to its
+// origins must have succeeded (failover's budget). Only the dial sees it:
+// a deadline on the request itself would also cut off the response.
+type dialDeadlineKey struct{}
+
+// dialWithinBudget dials an origin by e.dial, no later than the request's
+// connect deadline.
+func (e *Edge) dialWithinBudget(ctx context.Context, network, addr string) (net.Conn, error) {
+	if d, ok := ctx.Value(dialDeadlineKey{}).(time.Time); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d)
+		defer cancel() // an established connection outlives its dial's context
+	}
+	return e.dial(ctx, network, addr)
+}
 
 func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
 	cands, _ := req.Context().Value(candidatesKey{}).([]origin)
@@ -265,25 +282,13 @@ func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil && req.Body != http.NoBody {
 		body = &onceBody{rc: req.Body}
 	}
-	// The budget ends connecting only: once a connection is had, the timer
-	// is stopped and the request runs under the transport's own timeouts.
-	// ctx ends with the request's, which the server cancels when the
-	// handler returns.
-	ctx, cancel := context.WithCancelCause(req.Context())
-	timer := time.AfterFunc(f.budget, func() { cancel(errOriginBudget) })
-	defer timer.Stop()
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { timer.Stop() }})
-	resp, err := f.try(ctx, req, cands, body)
-	if err != nil && context.Cause(ctx) == errOriginBudget {
-		return nil, errOriginBudget
-	}
-	return resp, err
-}
-
-// try sends req to each of cands in turn until one connects.
-func (f *failover) try(ctx context.Context, req *http.Request, cands []origin, body *onceBody) (*http.Response, error) {
+	deadline := time.Now().Add(f.budget())
+	ctx := context.WithValue(req.Context(), dialDeadlineKey{}, deadline)
 	var err error
 	for i, o := range cands {
+		if i > 0 && !time.Now().Before(deadline) {
+			break // the budget is spent: err is the last attempt's
+		}
 		u := *req.URL
 		u.Scheme, u.Host = o.scheme, o.host
 		out := req.WithContext(ctx) // shallow copy: RoundTrip must not modify req
@@ -296,7 +301,7 @@ func (f *failover) try(ctx context.Context, req *http.Request, cands []origin, b
 		if err == nil {
 			return resp, nil
 		}
-		if !isDialError(err) || (body != nil && body.started()) || ctx.Err() != nil {
+		if !isDialError(err) || (body != nil && body.started()) || req.Context().Err() != nil {
 			return nil, err
 		}
 		if i+1 < len(cands) {

@@ -146,6 +146,47 @@ func TestSignatureMismatchWithholdsSecrets(t *testing.T) {
 	}
 }
 
+// No error answer repeats a secret or more than a few KB of the request,
+// on any path that shows the server's string-to-sign: an IncompleteSignature
+// echoed a private key (and five times the request) before.
+func TestErrorAnswersEchoLittleAndNoSecret(t *testing.T) {
+	g := newTestGateway(t)
+	big := strings.Repeat("A", 200<<10)
+	for _, tc := range []struct {
+		name   string
+		set    map[string]string
+		secret string
+		code   string
+	}{
+		{"incomplete signature with a private key", map[string]string{"SignatureVersion": "2.0", secretParam: "SECRETBODY"}, "wrong", "IncompleteSignature"},
+		{"incomplete signature with an STS token", map[string]string{"SignatureVersion": "2.0", "SecurityToken": "SECRETBODY"}, "wrong", "IncompleteSignature"},
+		{"incomplete signature with an SSL key of another action", map[string]string{"SignatureVersion": "2.0", "SSLPri": "SECRETBODY"}, "wrong", "IncompleteSignature"},
+		{"an STS token that does not parse", map[string]string{"SecurityToken": "SECRETBODY"}, "wrong", "InvalidSecurityToken.Malformed"},
+		{"incomplete signature of a huge request", map[string]string{"SignatureVersion": "2.0", "Value": big}, "wrong", "IncompleteSignature"},
+		{"mismatch of a huge request", map[string]string{"Value": big}, "wrong", "SignatureDoesNotMatch"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := g.params("Echo")
+			p.Set("Value", "v")
+			for k, v := range tc.set {
+				p.Set(k, v)
+			}
+			w := g.call(t, "POST", p, tc.secret)
+			m := decode(t, w)
+			if m["Code"] != tc.code || strings.Contains(w.Body.String(), "SECRETBODY") || w.Body.Len() > 4<<10 {
+				t.Fatalf("%s: %d bytes: %.300s", m["Code"], w.Body.Len(), w.Body)
+			}
+		})
+	}
+	// A small request without secrets still gets its string-to-sign back.
+	p := g.params("Echo")
+	p.Set("Value", "visible")
+	w := g.call(t, "POST", p, "wrong")
+	if !strings.Contains(w.Body.String(), "visible") {
+		t.Fatalf("string-to-sign withheld from a plain mismatch: %s", w.Body)
+	}
+}
+
 // FuzzGateway throws arbitrary requests at the gateway: it never panics,
 // always answers JSON (or the XML it was asked for) with string fields, and
 // never echoes a secret parameter.

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -170,6 +171,8 @@ func TestParseAuthorizationV3Errors(t *testing.T) {
 		{"empty header name", "ACS3-HMAC-SHA256 " + cred + ",SignedHeaders=host;;x-acs-date," + sg, errAuthV3Malformed},
 		{"repeated header name", "ACS3-HMAC-SHA256 " + cred + ",SignedHeaders=host;Host," + sg, errAuthV3Malformed},
 		{"space in header name", "ACS3-HMAC-SHA256 " + cred + ",SignedHeaders=host;x acs," + sg, errAuthV3Malformed},
+		{"more signed headers than a client sends", "ACS3-HMAC-SHA256 " + cred + ",SignedHeaders=" + manyHeaderNames(maxSignedHeadersV3+1) + "," + sg, errAuthV3Malformed},
+		{"120k signed headers", "ACS3-HMAC-SHA256 " + cred + ",SignedHeaders=" + manyHeaderNames(120_000) + "," + sg, errAuthV3Malformed},
 	}
 	for _, tt := range tests {
 		got, err := ParseAuthorizationV3(tt.h)
@@ -179,6 +182,32 @@ func TestParseAuthorizationV3Errors(t *testing.T) {
 		if err != nil && (got.AccessKeyID != "" || got.SignedHeaders != nil || got.Signature != "") {
 			t.Errorf("%s: partial result %+v returned with an error", tt.name, got)
 		}
+	}
+}
+
+// manyHeaderNames is "h0;h1;...": n distinct header names.
+func manyHeaderNames(n int) string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = "h" + strconv.Itoa(i)
+	}
+	return strings.Join(names, ";")
+}
+
+// The parse is linear in the header: the worst header a client can send
+// within the server's header limit costs about as much as reading it.
+func BenchmarkParseAuthorizationV3Hostile(b *testing.B) {
+	h := "ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=" + manyHeaderNames(120_000) + ",Signature=" + strings.Repeat("0f", 32)
+	b.SetBytes(int64(len(h)))
+	for b.Loop() {
+		_, _ = ParseAuthorizationV3(h)
+	}
+}
+
+func TestParseAuthorizationV3AcceptsTheMaximum(t *testing.T) {
+	h := "ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=" + manyHeaderNames(maxSignedHeadersV3) + ",Signature=" + strings.Repeat("0f", 32)
+	if a, err := ParseAuthorizationV3(h); err != nil || len(a.SignedHeaders) != maxSignedHeadersV3 {
+		t.Fatalf("%d signed headers: %v", maxSignedHeadersV3, err)
 	}
 }
 

@@ -2,6 +2,7 @@ package openapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -34,7 +35,7 @@ func parseV1(r *http.Request, params url.Values) (signedRequest, error) {
 	}
 	sts := StringToSignV1(r.Method, params)
 	if params.Get("SignatureVersion") != "1.0" || params.Get("SignatureType") != "" {
-		return signedRequest{}, ErrIncompleteSignature.WithMessage("%s server string to sign is:%s", ErrIncompleteSignature.Message, sts)
+		return signedRequest{}, ErrIncompleteSignature.WithMessage("%s server string to sign is:%s", ErrIncompleteSignature.Message, echo(sts, !carriesSecret(params)))
 	}
 	signature := params.Get("Signature")
 	return signedRequest{
@@ -48,10 +49,7 @@ func parseV1(r *http.Request, params url.Values) (signedRequest, error) {
 			if VerifyV1(secret, sts, signature) {
 				return nil
 			}
-			if !show {
-				return ErrSignatureDoesNotMatch.WithMessage("%s server string to sign is:[withheld: the request carries a private key]", ErrSignatureDoesNotMatch.Message)
-			}
-			return ErrSignatureDoesNotMatch.WithMessage("%s server string to sign is:%s", ErrSignatureDoesNotMatch.Message, sts)
+			return ErrSignatureDoesNotMatch.WithMessage("%s server string to sign is:%s", ErrSignatureDoesNotMatch.Message, echo(sts, show))
 		},
 	}, nil
 }
@@ -90,7 +88,7 @@ func parseV3(r *http.Request, params url.Values, body []byte, header string) (si
 	for name := range h {
 		lower := strings.ToLower(name)
 		if (strings.HasPrefix(lower, "x-acs-") || lower == "content-type") && !slices.Contains(signed, lower) {
-			return signedRequest{}, ErrIncompleteSignature.WithMessage("Header %s must be signed.", lower)
+			return signedRequest{}, ErrIncompleteSignature.WithMessage("Header %s must be signed.", echo(lower, true))
 		}
 	}
 	if !slices.Contains(signed, "host") {
@@ -106,10 +104,7 @@ func parseV3(r *http.Request, params url.Values, body []byte, header string) (si
 		if VerifyV3(secret, sts, auth.Signature) {
 			return nil
 		}
-		if !show {
-			return ErrSignatureDoesNotMatch.WithMessage("Specified signature does not match our calculation. server StringToSign is [%s] server CanonicalRequest is [withheld: the request carries a private key]", sts)
-		}
-		return ErrSignatureDoesNotMatch.WithMessage("Specified signature does not match our calculation. server StringToSign is [%s] server CanonicalRequest is [%s]", sts, cr)
+		return ErrSignatureDoesNotMatch.WithMessage("Specified signature does not match our calculation. server StringToSign is [%s] server CanonicalRequest is [%s]", sts, echo(cr, show))
 	}
 	return s, nil
 }
@@ -122,5 +117,38 @@ func mayEcho(a *Action, params url.Values) bool {
 			return false
 		}
 	}
-	return true
+	return !carriesSecret(params)
+}
+
+// secretParams carry a secret in some action, or are credentials
+// themselves: an error answer never repeats a request that holds one,
+// whether or not its action is known yet.
+var secretParams = []string{"PrivateKey", "SSLPri", "AccessKeySecret", "SecurityToken"}
+
+func carriesSecret(params url.Values) bool {
+	for _, p := range secretParams {
+		if params.Get(p) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// maxEcho bounds what an error answer repeats of the request. The SDKs show
+// the server's string-to-sign so that a user can compare it with theirs;
+// one of a few KB is still readable, and a longer one (a certificate in the
+// query, or a hostile request) would make every refusal cost the server
+// several times the request in memory and bandwidth.
+const maxEcho = 2 << 10
+
+// echo is s for an error message, or why it is withheld: it holds a secret
+// (show false) or is longer than maxEcho.
+func echo(s string, show bool) string {
+	switch {
+	case !show:
+		return "[withheld: the request carries a private key or credential]"
+	case len(s) > maxEcho:
+		return fmt.Sprintf("[withheld: %d bytes, more than an error answer repeats]", len(s))
+	}
+	return s
 }

@@ -9,67 +9,87 @@ import (
 	"github.com/cdnd/cdnd/internal/netlimit"
 )
 
-// Listener names, in logs and metric labels.
-const (
-	listenAPI   = "api"
-	listenHTTPS = "https"
-	listenHTTP  = "http"
-	listenAdmin = "admin"
-)
+// listeners are a node's bound sockets, one per role it plays (nil for a
+// listener the role does not use). They are bound before anything is
+// created, so a node that cannot take its ports leaves nothing behind.
+type listeners struct {
+	api, https, http, admin net.Listener
+}
 
-// bind listens on every address the role uses, each limited to the same
-// number of open connections, and records the bound addresses in s
-// (useful when the config asked for port 0). It runs before anything is
-// created, so that a port in use fails the start with nothing to undo;
-// Shutdown closes what was bound. It returns the listeners by name and
-// their connection limit.
-func (s *Server) bind(cfg Config, reg prometheus.Registerer) (map[string]net.Listener, int, error) {
+// Each listener is limited to cfg.MaxConns open connections (by default a
+// share of the file limit that leaves headroom for the store), so that
+// exhausting one listener refuses its new connections instead of taking
+// the descriptors every other listener and embedded etcd need.
+func bindListeners(cfg Config, reg prometheus.Registerer) (*listeners, error) {
+	l := &listeners{}
 	type plan struct {
 		name, addr string
-		bound      *net.Addr
+		ln         *net.Listener
 	}
 	var plans []plan
 	proxying := 0
 	for _, p := range []plan{
-		{listenAPI, roleAddr(cfg.Role != RoleEdge, cfg.APIAddr), &s.APIAddr},
-		{listenHTTPS, roleAddr(cfg.Role != RoleAPI, cfg.HTTPSAddr), &s.HTTPSAddr},
-		{listenHTTP, roleAddr(cfg.Role != RoleAPI, cfg.HTTPAddr), &s.HTTPAddr},
-		{listenAdmin, cfg.AdminAddr, &s.AdminAddr},
+		{"api", roleAddr(cfg.Role != RoleEdge, cfg.APIAddr), &l.api},
+		{"https", roleAddr(cfg.Role != RoleAPI, cfg.HTTPSAddr), &l.https},
+		{"http", roleAddr(cfg.Role != RoleAPI, cfg.HTTPAddr), &l.http},
+		{"admin", cfg.AdminAddr, &l.admin},
 	} {
 		if p.addr == "" {
 			continue
 		}
 		plans = append(plans, p)
-		if p.name == listenHTTPS || p.name == listenHTTP {
-			proxying++
+		if p.name == "https" || p.name == "http" {
+			proxying++ // each visitor's connection may hold an origin's too
 		}
 	}
 	maxConns := cfg.MaxConns
 	if maxConns <= 0 {
 		limit, err := netlimit.FileLimit()
 		if err != nil {
-			return nil, 0, fmt.Errorf("file limit: %w", err)
+			return nil, fmt.Errorf("file limit: %w", err)
 		}
 		maxConns = netlimit.DefaultMaxConns(limit, len(plans), proxying)
 	}
-
 	m := newListenerMetrics(reg)
-	lns := map[string]net.Listener{}
 	for _, p := range plans {
 		ln, err := net.Listen("tcp", p.addr)
 		if err != nil {
-			return nil, 0, fmt.Errorf("listen %s on %s: %w", p.name, p.addr, err)
+			l.close()
+			return nil, fmt.Errorf("listen %s on %s: %w", p.name, p.addr, err)
 		}
-		s.listeners = append(s.listeners, ln)
-		*p.bound = ln.Addr()
 		m.max.WithLabelValues(p.name).Set(float64(maxConns))
-		lns[p.name] = netlimit.Limit(ln, maxConns, m.open.WithLabelValues(p.name), m.refused.WithLabelValues(p.name))
+		*p.ln = netlimit.Limit(ln, maxConns, m.open.WithLabelValues(p.name), m.refused.WithLabelValues(p.name))
 	}
-	return lns, maxConns, nil
+	return l, nil
+}
+
+// all lists the bound listeners.
+func (l *listeners) all() []net.Listener {
+	var out []net.Listener
+	for _, ln := range []net.Listener{l.api, l.https, l.http, l.admin} {
+		if ln != nil {
+			out = append(out, ln)
+		}
+	}
+	return out
+}
+
+// close closes every listener not yet handed to a server.
+func (l *listeners) close() {
+	for _, ln := range l.all() {
+		_ = ln.Close()
+	}
+}
+
+func addrOf(ln net.Listener) net.Addr {
+	if ln == nil {
+		return nil
+	}
+	return ln.Addr()
 }
 
 // listenerMetrics describe each listener's connections, labelled by the
-// listener's name.
+// listener's name only.
 type listenerMetrics struct {
 	open, max *prometheus.GaugeVec
 	refused   *prometheus.CounterVec

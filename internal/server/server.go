@@ -12,8 +12,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -26,6 +29,7 @@ import (
 	"github.com/cdnd/cdnd/internal/iam/ramapi"
 	"github.com/cdnd/cdnd/internal/keyring"
 	"github.com/cdnd/cdnd/internal/openapi"
+	"github.com/cdnd/cdnd/internal/originpolicy"
 	"github.com/cdnd/cdnd/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -57,9 +61,6 @@ type Config struct {
 	HTTPAddr      string
 	AdminAddr     string
 	MasterKeyFile string
-	// MaxConns limits the connections each listener keeps open; 0 derives
-	// it from the process's file limit (netlimit.DefaultMaxConns).
-	MaxConns int
 	// CertCacheSize bounds the edge's parsed certificates.
 	CertCacheSize int
 	// DefaultCertFile and DefaultKeyFile, when set, are served to TLS
@@ -70,6 +71,17 @@ type Config struct {
 	// DNSResolver is the DNS server (HOST:PORT) that resolves names tenants
 	// give cdnd; empty means the system's.
 	DNSResolver string
+	// VerifyDomainOwner makes AddCdnDomain require a verified root domain
+	// (VerifyDomainOwner) of the calling account.
+	VerifyDomainOwner bool
+	// AllowOriginCIDRs are the ranges origins may have beyond the globally
+	// reachable addresses (--allow-origin-cidrs): an operator's private
+	// origins, or loopback for local tests. The node's own listeners and
+	// etcd endpoints stay refused inside them.
+	AllowOriginCIDRs []netip.Prefix
+	// MaxConns bounds the open connections of each listener (--max-conns);
+	// 0 derives it from the process's file limit (netlimit.DefaultMaxConns).
+	MaxConns int
 	// AuditRetention is how long the audit trail keeps a record.
 	AuditRetention time.Duration
 	// Env holds the CDND_* environment values.
@@ -106,26 +118,18 @@ type Server struct {
 	// AdminToken is the operator API's bearer token.
 	AdminToken string
 
-	log   *slog.Logger
-	lock  *os.File // the data directory's lock, held until Shutdown ends
-	store *store.Store
-	// listeners are closed by Shutdown, also those a failed start never
-	// got to serve.
-	listeners []net.Listener
-	edge      *edge.Edge
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	http      []*http.Server
-	errs      chan error
+	log     *slog.Logger
+	lock    *os.File // the data directory's, held until Shutdown
+	origins *originpolicy.Policy
+	store   *store.Store
+	edge    *edge.Edge
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	http    []*http.Server
+	errs    chan error
 }
 
 // Start opens everything and serves in the background until Shutdown.
-//
-// The order matters: the data directory is locked and every listener
-// bound before anything is created (master key, admin token, the etcd
-// directory, the root account and its printed secret), so that a start
-// that cannot run leaves nothing behind; any failure releases what was
-// taken. Every step that can wait honours ctx.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	log := cfg.Logger
 	if log == nil {
@@ -136,6 +140,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if (cfg.Env.RootAccessKeyID == "") != (cfg.Env.RootAccessKeySecret == "") {
 		return nil, errors.New("set both CDND_ROOT_ACCESS_KEY_ID and CDND_ROOT_ACCESS_KEY_SECRET, or neither")
+	}
+	if err := os.MkdirAll(cfg.DataDir, dataDirPerm); err != nil {
+		return nil, err
 	}
 	if cfg.Role == "" {
 		cfg.Role = RoleServe
@@ -156,37 +163,47 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		defaultCert = &c
 	}
+	// The lock, then every port: a node that cannot have both creates
+	// nothing (no secret generated or printed, no store, no account).
 	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log, lock: lock, errs: make(chan error, 8)}
-	if err := s.start(ctx, cfg, defaultCert); err != nil {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	lns, err := bindListeners(cfg, reg)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s := &Server{log: log, lock: lock, errs: make(chan error, 8), origins: originpolicy.New(cfg.AllowOriginCIDRs)}
+	for _, ln := range lns.all() {
+		s.origins.AddOwnAddr(ln.Addr().String())
+	}
+	fail := func(err error) (*Server, error) {
+		lns.close()
 		s.Shutdown(context.Background())
 		return nil, err
+	}
+	kr, err := loadKeyring(cfg.Env.MasterKey, cfg.MasterKeyFile, cfg.DataDir, log)
+	if err != nil {
+		return fail(err)
+	}
+	if s.AdminToken, _, err = loadAdminToken(cfg.Env.AdminToken, cfg.DataDir); err != nil {
+		return fail(fmt.Errorf("admin token: %w", err))
+	}
+	cfg.Store.DataDir, cfg.Store.Logger = cfg.DataDir, log
+	if s.store, err = store.Open(ctx, cfg.Store); err != nil {
+		return fail(err)
+	}
+	s.addOwnEndpoints(ctx, cfg.Store.Endpoints, newResolver(cfg.DNSResolver))
+	if err := s.start(ctx, cfg, kr, defaultCert, lns, reg); err != nil {
+		return fail(err)
 	}
 	return s, nil
 }
 
-func (s *Server) start(ctx context.Context, cfg Config, defaultCert *tls.Certificate) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	lns, maxConns, err := s.bind(cfg, reg)
-	if err != nil {
-		return err
-	}
-	kr, err := loadKeyring(cfg.Env.MasterKey, cfg.MasterKeyFile, cfg.DataDir, s.log)
-	if err != nil {
-		return err
-	}
-	if s.AdminToken, _, err = loadAdminToken(cfg.Env.AdminToken, cfg.DataDir); err != nil {
-		return fmt.Errorf("admin token: %w", err)
-	}
-	cfg.Store.DataDir, cfg.Store.Logger = cfg.DataDir, s.log
-	if s.store, err = store.Open(ctx, cfg.Store); err != nil {
-		return err
-	}
-
+func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, defaultCert *tls.Certificate, lns *listeners, reg *prometheus.Registry) error {
 	adminCfg := admin.Config{Token: s.AdminToken, Store: s.store, Gatherer: reg, Logger: s.log, Ready: s.ready}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -213,12 +230,20 @@ func (s *Server) start(ctx context.Context, cfg Config, defaultCert *tls.Certifi
 			CacheSize:    cfg.CertCacheSize,
 			DefaultCert:  defaultCert,
 			SnapshotPath: filepath.Join(cfg.DataDir, snapshotFile),
+			Origins:      s.origins,
+			Resolver:     newResolver(cfg.DNSResolver),
 		})
+	}
+
+	s.APIAddr, s.HTTPSAddr, s.HTTPAddr, s.AdminAddr = addrOf(lns.api), addrOf(lns.https), addrOf(lns.http), addrOf(lns.admin)
+	apiLn, httpsLn, httpLn, adminLn := lns.api, lns.https, lns.http, lns.admin
+
+	if s.edge != nil {
 		s.goRun("edge watch", func() error { return s.edge.Run(runCtx) })
-		s.goRun("edge serve", func() error { return s.edge.Serve(runCtx, lns[listenHTTPS], lns[listenHTTP]) })
+		s.goRun("edge serve", func() error { return s.edge.Serve(runCtx, httpsLn, httpLn) })
 	}
 	if gw != nil {
-		s.serveHTTP(listenAPI, lns[listenAPI], &http.Server{
+		s.serveHTTP("api", apiLn, &http.Server{
 			Handler:           gw,
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
@@ -229,16 +254,14 @@ func (s *Server) start(ctx context.Context, cfg Config, defaultCert *tls.Certifi
 			ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		})
 	}
-	s.serveHTTP(listenAdmin, lns[listenAdmin], &http.Server{
+	s.serveHTTP("admin", adminLn, &http.Server{
 		Handler:           admin.Handler(adminCfg),
 		ReadHeaderTimeout: 10 * time.Second,
-		// Without it an idle keep-alive connection would be kept forever
-		// (net/http falls back to ReadTimeout, unset here).
-		IdleTimeout: 120 * time.Second,
-		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		IdleTimeout:       120 * time.Second, // an idle keep-alive connection was kept forever
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	})
 	s.log.Info("cdnd serving", "role", cfg.Role, "api", addrString(s.APIAddr), "https", addrString(s.HTTPSAddr),
-		"http", addrString(s.HTTPAddr), "admin", addrString(s.AdminAddr), "data_dir", cfg.DataDir, "max_conns", maxConns)
+		"http", addrString(s.HTTPAddr), "admin", addrString(s.AdminAddr), "data_dir", cfg.DataDir)
 	return nil
 }
 
@@ -263,7 +286,9 @@ func (s *Server) startAPI(ctx, runCtx context.Context, cfg Config, kr *keyring.K
 		return nil, err
 	}
 	repo := cas.New(s.store, kr)
-	service := cdn.New(cdn.Config{Store: s.store, Certs: repo, CnameSuffix: cfg.CnameSuffix, Resolver: newResolver(cfg.DNSResolver)})
+	resolver := newResolver(cfg.DNSResolver)
+	service := cdn.New(cdn.Config{Store: s.store, Certs: repo, CnameSuffix: cfg.CnameSuffix, Resolver: resolver, Keyring: kr,
+		OriginClient: newOriginClient(s.origins, resolver), VerifyDomainOwner: cfg.VerifyDomainOwner, Origins: s.origins})
 	trail := audit.New(s.store, cfg.AuditRetention)
 	peers := newPeerCount(s.store, s.log)
 	gw := openapi.New(openapi.Config{
@@ -410,15 +435,14 @@ func (s *Server) Shutdown(ctx context.Context) {
 		s.cancel()
 	}
 	s.wg.Wait()
-	for _, ln := range s.listeners {
-		_ = ln.Close() // most are closed already by their server
-	}
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {
 			s.log.Warn("closing store", "err", err)
 		}
 	}
-	_ = s.lock.Close() // releases the data directory
+	if s.lock != nil {
+		s.lock.Close() // releases the flock: the directory is free again
+	}
 }
 
 // announceRoot shows generated root credentials once and keeps them in a
@@ -431,4 +455,29 @@ func announceRoot(out io.Writer, dataDir string, c iam.Credentials) error {
 	}
 	_, err := fmt.Fprintf(out, "Root account created. This is the only time the secret is shown (also kept in %s, mode 0600):\n%s", path, content)
 	return err
+}
+
+// addOwnEndpoints makes the etcd cluster's client endpoints addresses no
+// origin may have, whatever --allow-origin-cidrs says: an origin there would
+// let a tenant read and write the store through the edge. Names are
+// resolved now; one that does not resolve is skipped (the store cannot
+// reach it either).
+func (s *Server) addOwnEndpoints(ctx context.Context, endpoints []string, r *net.Resolver) {
+	for _, e := range endpoints {
+		u, err := url.Parse(e)
+		if err != nil || u.Port() == "" {
+			continue
+		}
+		port, _ := strconv.Atoi(u.Port())
+		rctx, cancel := context.WithTimeout(ctx, resolverTimeout)
+		addrs, err := r.LookupNetIP(rctx, "ip", u.Hostname())
+		cancel()
+		if err != nil {
+			s.log.Warn("etcd endpoint does not resolve; origins are not checked against it", "endpoint", e, "err", err)
+			continue
+		}
+		for _, a := range addrs {
+			s.origins.AddOwn(netip.AddrPortFrom(a, uint16(port)))
+		}
+	}
 }

@@ -36,6 +36,11 @@ type Config struct {
 	// optional), and its user and password when it has auth enabled.
 	CertFile, KeyFile, CAFile string
 	Username, Password        string
+
+	// clientListener gives the embedded member a client port on loopback,
+	// for this package's tests of a second client over one member; cdnd
+	// itself never opens one.
+	clientListener bool
 }
 
 // Store is an open connection to etcd plus the key layout.
@@ -105,7 +110,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		s.cli = cli
 	} else {
-		e, err := startEmbedded(ctx, filepath.Join(cfg.DataDir, "etcd"), newEtcdLogger(cfg.Logger, s.closing))
+		e, err := startEmbedded(ctx, filepath.Join(cfg.DataDir, "etcd"), newEtcdLogger(cfg.Logger, s.closing), cfg.clientListener)
 		if err != nil {
 			return nil, err
 		}
@@ -117,22 +122,31 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// startEmbedded runs a single etcd member. Its listeners take ephemeral
-// loopback ports: cdnd reaches the member in-process through v3client, so no
-// fixed port is needed and two cdnd processes never collide. A single-member
-// cluster never dials its own peer URL, so advertising port 0 is harmless.
-func startEmbedded(ctx context.Context, dir string, log *zap.Logger) (*embed.Etcd, error) {
+// startEmbedded runs a single etcd member without a listener: cdnd reaches
+// it in-process through v3client, so nothing outside the process can, and
+// two cdnd processes never collide on a port.
+func startEmbedded(ctx context.Context, dir string, log *zap.Logger, clientListener bool) (*embed.Etcd, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	loopback := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
+	// No listener at all: cdnd reaches the member in-process (v3client),
+	// and a single member never dials its peer URL, which is advertised
+	// only because a member must have one. A TCP port, even on loopback,
+	// is reachable by every local process and, through an origin that
+	// points there, by a tenant: the whole store to read and write.
+	unused := url.URL{Scheme: "http", Host: "127.0.0.1:1"}
 	cfg := embed.NewConfig()
 	cfg.Name = "cdnd"
 	cfg.Dir = dir
-	cfg.ListenPeerUrls = []url.URL{loopback}
-	cfg.AdvertisePeerUrls = []url.URL{loopback}
-	cfg.ListenClientUrls = []url.URL{loopback}
-	cfg.AdvertiseClientUrls = []url.URL{loopback}
+	cfg.ListenPeerUrls = nil
+	cfg.AdvertisePeerUrls = []url.URL{unused}
+	cfg.ListenClientUrls = nil
+	cfg.ListenClientHttpUrls = nil
+	cfg.AdvertiseClientUrls = []url.URL{unused}
+	if clientListener {
+		loopback := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
+		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{loopback}, []url.URL{loopback}
+	}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(log)
 	// embed.NewConfig leaves this at 0, which makes every request through

@@ -17,7 +17,8 @@ const (
 	noncesDir   = "nonces/"
 	edgesDir    = "edges/"
 	metaDir     = "meta/"
-	pendingDir  = "csrkeys/" // csrkeys/{account}/{md5 of public key}
+	pendingDir  = "csrkeys/"  // csrkeys/{account}/{md5 of public key}
+	verifiedDir = "verified/" // verified/{account}/{root domain}: proven ownership
 )
 
 // Key is a record's key relative to the installation prefix.
@@ -32,6 +33,10 @@ func CertIDKey(id string) Key                   { return Key(certIDsDir + id) }
 func CertFingerprintKey(account, fp string) Key { return Key(certFPsDir + account + "/" + fp) }
 func EdgeKey(id string) Key                     { return Key(edgesDir + id) }
 func MetaKey(name string) Key                   { return Key(metaDir + name) }
+
+// VerifiedRootKey records that an account proved it controls a root
+// (registrable) domain, which lets it add any name under that root.
+func VerifiedRootKey(account, root string) Key { return Key(verifiedDir + account + "/" + root) }
 
 func (s *Store) abs(k Key) string { return s.prefix + string(k) }
 

@@ -31,7 +31,7 @@ func runTests(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := Open(ctx, Config{DataDir: dir, Logger: slog.New(etcdLog)})
+	st, err := Open(ctx, Config{DataDir: dir, Logger: slog.New(etcdLog), clientListener: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

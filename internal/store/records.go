@@ -168,3 +168,17 @@ type STSCredential struct {
 	Policy      string         `json:"policy,omitempty"` // inline session policy
 	Expiration  time.Time      `json:"expiration"`
 }
+
+// VerifiedRoot is an account's proof of control over a root domain: how it
+// was proven (dnsCheck or fileCheck) and when.
+type VerifiedRoot struct {
+	VerifyType string    `json:"type"`
+	Verified   time.Time `json:"verified"`
+}
+
+// OwnerSecret keys the ownership verification contents of an installation.
+// It is sealed like every other secret: whoever reads the store must not be
+// able to compute another account's content.
+type OwnerSecret struct {
+	Key keyring.Sealed `json:"key"`
+}

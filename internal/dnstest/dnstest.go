@@ -1,0 +1,92 @@
+// Package dnstest runs a small authoritative DNS server on 127.0.0.1 for
+// tests: the records a test sets, NXDOMAIN for any other name, so that
+// nothing a test resolves ever leaves the machine.
+package dnstest
+
+import (
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// Server answers over UDP and TCP on the same 127.0.0.1 port.
+type Server struct {
+	// Addr is HOST:PORT, for --dns-resolver.
+	Addr string
+
+	mu      sync.Mutex
+	records map[string][]dns.RR // by lower-case FQDN
+}
+
+// Start serves until the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		pc.Close()
+		t.Fatal(err)
+	}
+	s := &Server{Addr: pc.LocalAddr().String(), records: map[string][]dns.RR{}}
+	servers := []*dns.Server{
+		{PacketConn: pc, Handler: s},
+		{Listener: ln, Handler: s},
+	}
+	for _, srv := range servers {
+		go func() { _ = srv.ActivateAndServe() }()
+	}
+	t.Cleanup(func() {
+		for _, srv := range servers {
+			_ = srv.Shutdown()
+		}
+	})
+	return s
+}
+
+// Set replaces the records of their owner names with rrs, each in zone
+// file syntax ("verification.example.com. 60 IN TXT \"verify_…\"").
+func (s *Server) Set(t testing.TB, rrs ...string) {
+	t.Helper()
+	parsed := map[string][]dns.RR{}
+	for _, text := range rrs {
+		rr, err := dns.NewRR(text)
+		if err != nil {
+			t.Fatalf("dnstest: %q: %v", text, err)
+		}
+		name := strings.ToLower(rr.Header().Name)
+		parsed[name] = append(parsed[name], rr)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, set := range parsed {
+		s.records[name] = set
+	}
+}
+
+// ServeDNS answers the records of the question's name and type.
+func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	m := new(dns.Msg)
+	m.SetReply(req)
+	m.Authoritative = true
+	if len(req.Question) == 1 {
+		q := req.Question[0]
+		s.mu.Lock()
+		set, known := s.records[strings.ToLower(q.Name)]
+		s.mu.Unlock()
+		for _, rr := range set {
+			if rr.Header().Rrtype == q.Qtype {
+				m.Answer = append(m.Answer, rr)
+			}
+		}
+		if !known {
+			m.Rcode = dns.RcodeNameError
+		}
+	}
+	_ = w.WriteMsg(m)
+}
