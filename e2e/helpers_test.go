@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -9,7 +10,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,6 +20,8 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
+
+	"github.com/cdnd/cdnd/internal/server"
 )
 
 // account is a tenant created through the operator API, with an SDK client.
@@ -211,4 +216,34 @@ func waitServed(t *testing.T, sni, want string) {
 		}
 	}
 	t.Fatalf("edge serves %s: got %q (err %v), want %q", sni, got, err, want)
+}
+
+// startNode starts another cdnd serve in this process, on its own data
+// directory and ephemeral ports, with the shared server's secrets and, as
+// its test origins listen on loopback, 127.0.0.0/8 allowed; adjust changes
+// its configuration first. It is ready when returned and stopped when the
+// test ends.
+func startNode(t *testing.T, adjust func(*server.Config)) *server.Server {
+	t.Helper()
+	cfg := server.Config{
+		DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
+		AllowOriginCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		Env:              server.Env{RootAccessKeyID: rootAccessKeyID, RootAccessKeySecret: rootAccessKeySecret, AdminToken: adminToken, MasterKey: masterKey},
+		Logger:           slog.New(slog.DiscardHandler),
+		Stdout:           io.Discard,
+	}
+	adjust(&cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	node, err := server.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Shutdown(context.Background()) })
+	for deadline := time.Now().Add(30 * time.Second); !node.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("node not ready")
+		}
+	}
+	return node
 }

@@ -1,13 +1,10 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -65,23 +62,7 @@ func TestOriginsRefusedAtTheAPI(t *testing.T) {
 func TestOriginRebindingRefusedAtDialTime(t *testing.T) {
 	dns := dnstest.Start(t)
 	dns.Set(t, "origin.rebind.test. 0 IN A 127.0.0.2")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	node, err := server.Start(ctx, server.Config{
-		DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
-		AllowOriginCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-		DNSResolver:      dns.Addr,
-		Env:              server.Env{RootAccessKeyID: rootAccessKeyID, RootAccessKeySecret: rootAccessKeySecret, AdminToken: adminToken, MasterKey: masterKey},
-		Logger:           slog.New(slog.DiscardHandler),
-		Stdout:           io.Discard,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer node.Shutdown(context.Background())
-	for !node.Ready() {
-		time.Sleep(10 * time.Millisecond)
-	}
+	node := startNode(t, func(c *server.Config) { c.DNSResolver = dns.Addr })
 	client := sdkClient(t, rootAccessKeyID, rootAccessKeySecret)
 	client.Domain = node.APIAddr.String()
 	_, adminPort, _ := net.SplitHostPort(node.AdminAddr.String())

@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/netip"
 	"regexp"
 	"sync/atomic"
 	"testing"
@@ -164,32 +161,7 @@ func listenWeb(t *testing.T) *webServer {
 // resolves tenants' names at the DNS server dnsAddr.
 func startVerifyingServer(t *testing.T, dnsAddr string) *server.Server {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := server.Start(ctx, server.Config{
-		DataDir:           t.TempDir(),
-		APIAddr:           "127.0.0.1:0",
-		HTTPSAddr:         "127.0.0.1:0",
-		HTTPAddr:          "127.0.0.1:0",
-		AdminAddr:         "127.0.0.1:0",
-		DNSResolver:       dnsAddr,
-		VerifyDomainOwner: true,
-		// The test's web server for fileCheck listens on loopback.
-		AllowOriginCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-		Env: server.Env{
-			RootAccessKeyID:     rootAccessKeyID,
-			RootAccessKeySecret: rootAccessKeySecret,
-			AdminToken:          adminToken,
-			MasterKey:           masterKey,
-		},
-		Logger: slog.New(slog.DiscardHandler),
-		Stdout: io.Discard,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Shutdown(context.Background()) })
-	return s
+	return startNode(t, func(c *server.Config) { c.DNSResolver, c.VerifyDomainOwner = dnsAddr, true })
 }
 
 // The two actions are cdn:DescribeVerifyContent and cdn:VerifyDomainOwner
