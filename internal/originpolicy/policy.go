@@ -13,8 +13,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
 	"sync"
+	"time"
 )
 
 // refusedRanges are the addresses no origin may have unless the operator
@@ -75,7 +75,18 @@ type Policy struct {
 	// ownPorts are the ports of listeners bound to every address.
 	own      map[netip.AddrPort]bool
 	ownPorts map[uint16]bool
+
+	// local caches this host's interface addresses for listeners bound
+	// to every address: an edge on 0.0.0.0:80 checks every dial to an
+	// origin on port 80, and listing the interfaces is a netlink dump.
+	localMu  sync.Mutex
+	localAt  time.Time
+	localSet map[netip.Addr]bool
 }
+
+// localTTL is how long the interface addresses are trusted: interfaces
+// come and go, but not per request.
+const localTTL = time.Second
 
 // New returns a policy that also accepts the addresses in allowed (the
 // operator's --allow-origin-cidrs).
@@ -141,23 +152,28 @@ func (p *Policy) isOwn(ap netip.AddrPort) bool {
 }
 
 // local reports whether a is an address of this host: loopback, or one of
-// its interfaces'. Read per call: interfaces come and go.
+// its interfaces' (as of at most localTTL ago).
 func (p *Policy) local(a netip.Addr) bool {
 	if a.IsLoopback() || a.IsUnspecified() {
 		return true
 	}
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return true // cannot tell: assume the worst
-	}
-	return slices.ContainsFunc(addrs, func(ia net.Addr) bool {
-		n, ok := ia.(*net.IPNet)
-		if !ok {
-			return false
+	p.localMu.Lock()
+	defer p.localMu.Unlock()
+	if p.localSet == nil || time.Since(p.localAt) > localTTL {
+		addrs, err := net.InterfaceAddrs()
+		if err != nil {
+			return true // cannot tell: assume the worst
 		}
-		ip, ok := netip.AddrFromSlice(n.IP)
-		return ok && ip.Unmap() == a
-	})
+		p.localSet, p.localAt = map[netip.Addr]bool{}, time.Now()
+		for _, ia := range addrs {
+			if n, ok := ia.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(n.IP); ok {
+					p.localSet[ip.Unmap()] = true
+				}
+			}
+		}
+	}
+	return p.localSet[a]
 }
 
 // refused says why a is refused by the ranges, or "" if it is not.

@@ -175,3 +175,34 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// A listener on every address is reached through each of the host's
+// interface addresses, not only loopback.
+func TestUnspecifiedListenerCoversInterfaceAddresses(t *testing.T) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var host netip.Addr
+	for _, ia := range addrs {
+		if n, ok := ia.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && !ip.IsLoopback() {
+				host = ip.Unmap()
+				break
+			}
+		}
+	}
+	if !host.IsValid() {
+		t.Skip("no interface address besides loopback")
+	}
+	p := New([]netip.Prefix{netip.PrefixFrom(host, host.BitLen())})
+	p.AddOwn(netip.MustParseAddrPort("0.0.0.0:443"))
+	for range 2 { // the second check is answered from the cache
+		if err := p.Check(netip.AddrPortFrom(host, 443)); err == nil {
+			t.Fatalf("%s:443 allowed with a listener on 0.0.0.0:443", host)
+		}
+	}
+	if err := p.Check(netip.AddrPortFrom(host, 8443)); err != nil {
+		t.Fatalf("%s:8443 refused: %v", host, err)
+	}
+}
