@@ -90,7 +90,9 @@ func request(t *testing.T, addr string) (net.Conn, error) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
-		t.Fatal(err)
+		// On loopback the reset of a refused connection can beat the
+		// dial's own completion: a refusal too.
+		return nil, err
 	}
 	_ = c.SetDeadline(time.Now().Add(patience))
 	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: nobody.example\r\n\r\n"); err != nil {
