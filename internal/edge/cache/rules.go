@@ -1,0 +1,144 @@
+package cache
+
+import (
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Rules are a domain's cache settings: what Alibaba Cloud CDN's cache
+// functions (filetype_based_ttl_set, path_based_ttl_set, *_force_ttl_code,
+// default_ttl_code, set_hashkey_args, ali_remove_args,
+// serving_stale_content) say once the configuration layer has validated
+// them. A nil *Rules means the defaults: the origin's headers and
+// Alibaba's heuristics decide, and the whole query is in the key.
+// Rules are read-only once given to the cache.
+type Rules struct {
+	// TTL are the file-type and directory rules. Only one rule applies to
+	// a request: the one of highest weight, and among equal weights the
+	// first (Alibaba: "weight > creation time", cache-related FAQ).
+	TTL []TTLRule
+	// CodeTTL sets the lifetime of responses by status code, overriding
+	// the origin's headers (filetype_force_ttl_code, path_force_ttl_code).
+	CodeTTL []CodeTTL
+	// DefaultCodeTTL sets it where the origin gives none (default_ttl_code).
+	DefaultCodeTTL []CodeTTL
+	// KeepArgs, when KeepArgsSet, keeps only the listed query parameters
+	// in the cache key (set_hashkey_args); an empty list drops the whole
+	// query. RemoveArgs drops the listed ones (ali_remove_args). Alibaba
+	// allows one of the two on a domain; KeepArgs wins if both are set.
+	KeepArgs    []string
+	KeepArgsSet bool
+	RemoveArgs  []string
+	// ServeStale, when positive, serves a stale object for up to this long
+	// past its expiry when the origin fails (serving_stale_content), as a
+	// stale-if-error the origin did not send.
+	ServeStale time.Duration
+}
+
+// TTLRule is one filetype_based_ttl_set or path_based_ttl_set.
+type TTLRule struct {
+	// Extensions (without the dot, lower case) or Path (a directory,
+	// "/img/") says what the rule covers; a rule with neither covers
+	// nothing.
+	Extensions []string
+	Path       string
+	TTL        time.Duration // 0: do not cache
+	Weight     int
+	// OriginFirst (swift_origin_cache_high): the origin's own lifetime,
+	// when it states one, wins over TTL.
+	OriginFirst bool
+	// ForceRevalidate (force_revalidate): every use of a stored object is
+	// validated with the origin first, as for Cache-Control: no-cache.
+	ForceRevalidate bool
+}
+
+// CodeTTL is one "code=ttl" pair of a code_string: Code is "403" or a
+// class "4xx".
+type CodeTTL struct {
+	Code string
+	TTL  time.Duration
+}
+
+// ttlRule returns the rule that covers p, or nil.
+func (r *Rules) ttlRule(p string) *TTLRule {
+	if r == nil {
+		return nil
+	}
+	ext := strings.TrimPrefix(strings.ToLower(path.Ext(p)), ".")
+	var best *TTLRule
+	for i := range r.TTL {
+		t := &r.TTL[i]
+		covers := (t.Path != "" && strings.HasPrefix(p, t.Path)) ||
+			(ext != "" && slices.Contains(t.Extensions, ext))
+		if covers && (best == nil || t.Weight > best.Weight) {
+			best = t
+		}
+	}
+	return best
+}
+
+// codeTTL finds status in list: an exact code first, then its class.
+func codeTTL(list []CodeTTL, status int) (time.Duration, bool) {
+	code := strconv.Itoa(status)
+	class := code[:1] + "xx"
+	for _, c := range list {
+		if c.Code == code {
+			return c.TTL, true
+		}
+	}
+	for _, c := range list {
+		if strings.EqualFold(c.Code, class) {
+			return c.TTL, true
+		}
+	}
+	return 0, false
+}
+
+// Key identifies an object in the cache: the domain, the path and the part
+// of the query the domain's rules keep. The scheme is not in it, so HTTP
+// and HTTPS visitors share one copy, as CDNs do by default (RFC 9111,
+// Section 2 lets a cache choose its key beyond the target URI).
+type Key struct {
+	Domain string
+	Path   string // escaped, as in the request line
+	Query  string
+}
+
+// String is the primary key (RFC 9111, Section 4: variants sit under it).
+func (k Key) String() string {
+	if k.Query == "" {
+		return k.Domain + k.Path
+	}
+	return k.Domain + k.Path + "?" + k.Query
+}
+
+// KeyFor returns the key of a request for domain with URL u under r.
+func KeyFor(domain string, u *url.URL, r *Rules) Key {
+	k := Key{Domain: domain, Path: u.EscapedPath(), Query: u.RawQuery}
+	if k.Path == "" {
+		k.Path = "/"
+	}
+	if r == nil || k.Query == "" || (!r.KeepArgsSet && len(r.RemoveArgs) == 0) {
+		return k
+	}
+	var kept []string
+	for _, part := range strings.Split(k.Query, "&") {
+		name, _, _ := strings.Cut(part, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		keep := !slices.Contains(r.RemoveArgs, name)
+		if r.KeepArgsSet {
+			keep = slices.Contains(r.KeepArgs, name)
+		}
+		if keep && part != "" {
+			kept = append(kept, part)
+		}
+	}
+	k.Query = strings.Join(kept, "&")
+	return k
+}
