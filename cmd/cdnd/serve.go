@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cdnd/cdnd/internal/audit"
+	"github.com/cdnd/cdnd/internal/edge/cache"
 	"github.com/cdnd/cdnd/internal/server"
 	"github.com/spf13/cobra"
 )
@@ -23,6 +24,8 @@ const (
 	defaultHTTPSAddr = "127.0.0.1:8443"
 	defaultHTTPAddr  = "127.0.0.1:8080"
 	defaultAdminAddr = "127.0.0.1:7081"
+	// defaultCacheDiskSize bounds the HTTP cache's disk tier.
+	defaultCacheDiskSize = 1 << 30
 )
 
 const envHelp = `
@@ -115,6 +118,10 @@ func nodeCommand(role, use, short, long string) *cobra.Command {
 		f.IntVar(&cfg.CertCacheSize, "cert-cache-size", 10000, "parsed certificates the edge keeps in memory")
 		f.StringVar(&cfg.DefaultCertFile, "default-cert", "", "PEM certificate served when SNI matches no domain (default: refuse the handshake)")
 		f.StringVar(&cfg.DefaultKeyFile, "default-key", "", "PEM private key of --default-cert")
+		cfg.CacheMemorySize, cfg.CacheDiskSize = cache.DefaultMemoryBytes, defaultCacheDiskSize
+		f.Var((*byteSize)(&cfg.CacheMemorySize), "cache-memory-size", "bytes the edge's HTTP cache keeps in memory (suffixes K, M, G, T: powers of 1024)")
+		f.Var((*byteSize)(&cfg.CacheDiskSize), "cache-disk-size", "bytes the edge's HTTP cache keeps on disk in --cache-dir; 0: no disk tier")
+		f.StringVar(&cfg.CacheDir, "cache-dir", "", "directory of the HTTP cache's disk tier (default DATA_DIR/cache)")
 		f.StringVar(&cfg.EdgeID, "edge-id", "", "this edge's name in the fleet (default: the host name; \"local\" with embedded storage)")
 	}
 	return cmd

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cdnd/cdnd/internal/edge/cache"
 	"github.com/cdnd/cdnd/internal/keyring"
 	"github.com/cdnd/cdnd/internal/originpolicy"
 	"github.com/cdnd/cdnd/internal/store"
@@ -43,6 +44,10 @@ type Config struct {
 	// Resolver resolves origin names for that check and the dial; nil
 	// means the system's.
 	Resolver *net.Resolver
+	// HTTPCache, when set, answers requests before the origins do (its
+	// Observer should be CacheObserver of the same Metrics). The caller
+	// closes it after the edge has stopped serving.
+	HTTPCache *cache.Cache
 }
 
 // Edge serves HTTPS and HTTP for the domains in the store.
@@ -55,6 +60,8 @@ type Edge struct {
 	cache   *certCache
 	tls     *tls.Config
 	proxy   http.Handler
+	// httpCache is the HTTP cache in front of the origins; nil: none.
+	httpCache *cache.Cache
 	// transport reaches the origins; a field so tests can shorten its
 	// timeouts.
 	transport *http.Transport
@@ -99,6 +106,7 @@ func New(cfg Config) *Edge {
 		cache:     newCertCache(cfg.CacheSize, cfg.Keyring, log, m),
 		reportNow: make(chan struct{}, 1),
 		bodyIdle:  bodyIdleTimeout,
+		httpCache: cfg.HTTPCache,
 
 		snapshotPath: cfg.SnapshotPath,
 		journalFloor: defaultJournalFloor,

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"github.com/cdnd/cdnd/internal/edge/cache"
+
 	"reflect"
 	"strings"
 	"sync"
@@ -50,6 +52,9 @@ type domainEntry struct {
 	origins []originGroup
 	// sources are the record's origins as stored, for the snapshot.
 	sources []store.Source
+	// cacheRules are the domain's cache functions; nil (until the
+	// configuration API sets them) means the cache's defaults.
+	cacheRules *cache.Rules
 }
 
 func newDomainEntry(d *store.Domain) *domainEntry {

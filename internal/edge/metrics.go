@@ -2,6 +2,9 @@ package edge
 
 import (
 	"errors"
+	"strings"
+
+	"github.com/cdnd/cdnd/internal/edge/cache"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -85,3 +88,42 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	}
 	return c
 }
+
+// cacheObserver counts how the HTTP cache answers, for the whole edge (no
+// per-domain labels: their number is the tenants' to choose).
+type cacheObserver struct {
+	served    [len(cacheStatuses)]prometheus.Counter
+	fromCache prometheus.Counter
+	fromOrig  prometheus.Counter
+}
+
+var cacheStatuses = [...]cache.Status{cache.Hit, cache.Miss, cache.Expired, cache.Stale, cache.Bypass}
+
+// CacheObserver returns the metrics of an edge's HTTP cache, registered
+// with reg (nil: kept but not exported), for cache.Config.Observer.
+func CacheObserver(reg prometheus.Registerer) cache.Observer {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cdnd_edge_http_cache_requests_total",
+		Help: "Requests by how the HTTP cache answered: hit, miss (fetched and stored), expired (validated or replaced), stale, bypass (not stored).",
+	}, []string{"result"})
+	bytes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cdnd_edge_http_cache_body_bytes_total",
+		Help: "Response body bytes by source: cache (sent to visitors from stored responses) or origin (received from origins).",
+	}, []string{"source"})
+	if reg != nil {
+		requests = register(reg, requests)
+		bytes = register(reg, bytes)
+	}
+	o := &cacheObserver{fromCache: bytes.WithLabelValues("cache"), fromOrig: bytes.WithLabelValues("origin")}
+	for i, s := range cacheStatuses {
+		o.served[i] = requests.WithLabelValues(strings.ToLower(s.String()))
+	}
+	return o
+}
+
+func (o *cacheObserver) Served(s cache.Status, fromCache int64) {
+	o.served[s].Inc()
+	o.fromCache.Add(float64(fromCache))
+}
+
+func (o *cacheObserver) Fetched(fromOrigin int64) { o.fromOrig.Add(float64(fromOrigin)) }

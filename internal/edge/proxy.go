@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cdnd/cdnd/internal/edge/cache"
 	"github.com/cdnd/cdnd/internal/originpolicy"
 	"github.com/cdnd/cdnd/internal/store"
 )
@@ -204,6 +205,12 @@ func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) ht
 		r = r.WithContext(ctx)
 		if b != nil {
 			r.Body = b
+		}
+		if e.httpCache != nil {
+			// The key is the domain's name as the index has it, never the
+			// Host as sent, and no scheme: HTTP and HTTPS share objects.
+			e.httpCache.Serve(w, r, cache.KeyFor(d.name, r.URL, d.cacheRules), d.cacheRules, rp)
+			return
 		}
 		rp.ServeHTTP(w, r)
 	})

@@ -4,6 +4,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -25,6 +26,7 @@ import (
 	"github.com/cdnd/cdnd/internal/cas"
 	"github.com/cdnd/cdnd/internal/cdn"
 	"github.com/cdnd/cdnd/internal/edge"
+	"github.com/cdnd/cdnd/internal/edge/cache"
 	"github.com/cdnd/cdnd/internal/iam"
 	"github.com/cdnd/cdnd/internal/iam/ramapi"
 	"github.com/cdnd/cdnd/internal/keyring"
@@ -84,6 +86,12 @@ type Config struct {
 	MaxConns int
 	// AuditRetention is how long the audit trail keeps a record.
 	AuditRetention time.Duration
+	// CacheMemorySize bounds the edge's HTTP cache in memory, in bytes
+	// (0: cache.DefaultMemoryBytes). CacheDiskSize bounds its disk tier
+	// in CacheDir (default DataDir/cache); 0 means no disk tier.
+	CacheMemorySize int64
+	CacheDiskSize   int64
+	CacheDir        string
 	// Env holds the CDND_* environment values.
 	Env Env
 	// Logger receives every log line; nil means slog.Default().
@@ -123,10 +131,13 @@ type Server struct {
 	origins *originpolicy.Policy
 	store   *store.Store
 	edge    *edge.Edge
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	http    []*http.Server
-	errs    chan error
+	// httpCache is the edge's HTTP cache, closed (its disk writes done)
+	// once the edge has stopped.
+	httpCache *cache.Cache
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	http      []*http.Server
+	errs      chan error
 }
 
 // Start opens everything and serves in the background until Shutdown.
@@ -221,6 +232,11 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 		if id == "" {
 			id = defaultEdgeID(cfg)
 		}
+		hc, err := openHTTPCache(cfg, s.log, reg)
+		if err != nil {
+			return err
+		}
+		s.httpCache = hc
 		s.edge = edge.New(edge.Config{
 			Store:        s.store,
 			Keyring:      kr,
@@ -232,6 +248,7 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 			SnapshotPath: filepath.Join(cfg.DataDir, snapshotFile),
 			Origins:      s.origins,
 			Resolver:     newResolver(cfg.DNSResolver),
+			HTTPCache:    hc,
 		})
 	}
 
@@ -263,6 +280,23 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 	s.log.Info("cdnd serving", "role", cfg.Role, "api", addrString(s.APIAddr), "https", addrString(s.HTTPSAddr),
 		"http", addrString(s.HTTPAddr), "admin", addrString(s.AdminAddr), "data_dir", cfg.DataDir)
 	return nil
+}
+
+// cacheDir is the default place of the HTTP cache's disk tier, in the
+// data directory.
+const cacheDir = "cache"
+
+// openHTTPCache opens the edge's HTTP cache as the configuration says.
+func openHTTPCache(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*cache.Cache, error) {
+	cc := cache.Config{MemoryBytes: cfg.CacheMemorySize, Logger: log, Observer: edge.CacheObserver(reg)}
+	if cfg.CacheDiskSize > 0 {
+		cc.Dir, cc.DiskBytes = cmp.Or(cfg.CacheDir, filepath.Join(cfg.DataDir, cacheDir)), cfg.CacheDiskSize
+	}
+	c, err := cache.New(cc)
+	if err != nil {
+		return nil, fmt.Errorf("http cache: %w", err)
+	}
+	return c, nil
 }
 
 // snapshotFile is where an edge keeps what it serves (the base; its journal
@@ -435,6 +469,9 @@ func (s *Server) Shutdown(ctx context.Context) {
 		s.cancel()
 	}
 	s.wg.Wait()
+	if s.httpCache != nil {
+		s.httpCache.Close()
+	}
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {
 			s.log.Warn("closing store", "err", err)
