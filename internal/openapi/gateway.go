@@ -53,7 +53,8 @@ type Config struct {
 	IsUnavailable func(error) bool
 	// Authorizer, when set, runs RAM authorization before each action.
 	Authorizer Authorizer
-	// Auditor, when set, records every write and every refused call.
+	// Auditor, when set, records every write and every refused call
+	// (refusals of unauthenticated callers in bounded form).
 	Auditor Auditor
 	// Timeout bounds one call: with the store unreachable the gateway
 	// answers 503 ServiceUnavailable in this time rather than hang. Zero
@@ -136,7 +137,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(ctx)
 	}
 	requestID := newRequestID()
-	call, action, xmlFormat, err := g.authenticate(r, requestID)
+	call, action, xmlFormat, authErr := g.authenticate(r, requestID)
+	err := authErr
 	var result any
 	if err == nil {
 		result, err = g.run(r.Context(), action, call)
@@ -164,12 +166,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			event.Resources = action.resources(call)
 		}
 	}
-	g.audit(r.Context(), event, action)
+	event = event.clipped()
+	logged := g.audit(r.Context(), event, action, authErr)
 	elapsed := g.cfg.Now().Sub(start)
 	g.requests.WithLabelValues(label, code).Inc()
 	g.latency.WithLabelValues(label).Observe(elapsed.Seconds())
-	g.cfg.Logger.Info("api call", "request_id", requestID, "action", label,
-		"access_key_id", event.AccessKeyID, "source_ip", event.SourceIP, "code", code, "duration", elapsed)
+	if logged {
+		g.cfg.Logger.Info("api call", "request_id", requestID, "action", label,
+			"access_key_id", event.AccessKeyID, "source_ip", event.SourceIP, "code", code, "duration", elapsed)
+	}
 }
 
 // run calls the handler, checking required parameters first and turning a
@@ -198,10 +203,10 @@ func (g *Gateway) apiError(err error, requestID, action string) *Error {
 		// of the action: it falls through to InternalError.
 		return apiErr
 	case g.cfg.IsUnavailable(err):
-		g.cfg.Logger.Warn("dependency unavailable", "request_id", requestID, "action", action, "err", err)
+		g.cfg.Logger.Warn("dependency unavailable", "request_id", requestID, "action", action, "err", clip(err.Error()))
 		return ErrServiceUnavailable
 	default:
-		g.cfg.Logger.Error("internal error", "request_id", requestID, "action", action, "err", err)
+		g.cfg.Logger.Error("internal error", "request_id", requestID, "action", action, "err", clip(err.Error()))
 		return ErrInternal
 	}
 }

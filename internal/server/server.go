@@ -123,6 +123,7 @@ type Server struct {
 	origins *originpolicy.Policy
 	store   *store.Store
 	edge    *edge.Edge
+	trail   *audit.Trail // nil without the API role
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	http    []*http.Server
@@ -289,7 +290,8 @@ func (s *Server) startAPI(ctx, runCtx context.Context, cfg Config, kr *keyring.K
 	resolver := newResolver(cfg.DNSResolver)
 	service := cdn.New(cdn.Config{Store: s.store, Certs: repo, CnameSuffix: cfg.CnameSuffix, Resolver: resolver, Keyring: kr,
 		OriginClient: newOriginClient(s.origins, resolver), VerifyDomainOwner: cfg.VerifyDomainOwner, Origins: s.origins})
-	trail := audit.New(s.store, cfg.AuditRetention)
+	trail := audit.New(s.store, cfg.AuditRetention, s.log)
+	s.trail = trail
 	peers := newPeerCount(s.store, s.log)
 	gw := openapi.New(openapi.Config{
 		Credentials:   accounts,
@@ -435,6 +437,9 @@ func (s *Server) Shutdown(ctx context.Context) {
 		s.cancel()
 	}
 	s.wg.Wait()
+	if s.trail != nil {
+		s.trail.Flush(ctx) // the refusals still being counted
+	}
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {
 			s.log.Warn("closing store", "err", err)
