@@ -71,8 +71,10 @@ func newFixture(t *testing.T) *fixture {
 	trail := audit.New(st, time.Hour, log)
 	gw := openapi.New(openapi.Config{Credentials: dir, Nonces: st, Auditor: trail, Logger: log})
 	gw.Register(openapi.Action{Name: "Touch", Version: "2018-05-10", Rate: 1000,
-		Resources: func(r *openapi.Request) []string { return []string{"acs:cdn:*:" + r.Principal.AccountID + ":domain/" + r.Get("DomainName")} },
-		Handle:    func(context.Context, *openapi.Request) (any, error) { return struct{}{}, nil }})
+		Resources: func(r *openapi.Request) []string {
+			return []string{"acs:cdn:*:" + r.Principal.AccountID + ":domain/" + r.Get("DomainName")}
+		},
+		Handle: func(context.Context, *openapi.Request) (any, error) { return struct{}{}, nil }})
 	return &fixture{st: st, trail: trail, gw: gw, creds: creds, logs: logs}
 }
 
