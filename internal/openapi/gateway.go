@@ -250,6 +250,9 @@ func (g *Gateway) authenticate(r *http.Request, requestID string) (*Request, *Ac
 	} else {
 		s, err = parseV1(r, params)
 	}
+	if err == nil {
+		err = checkCommonLimits(&s)
+	}
 	if err != nil {
 		return nil, nil, false, err
 	}
