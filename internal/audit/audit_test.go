@@ -44,6 +44,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+var errRefused = openapi.NewError(400, "Test.Refused", "refused")
+
 type fixture struct {
 	st    *store.Store
 	trail *audit.Trail
@@ -74,7 +76,15 @@ func newFixture(t *testing.T) *fixture {
 		Resources: func(r *openapi.Request) []string {
 			return []string{"acs:cdn:*:" + r.Principal.AccountID + ":domain/" + r.Get("DomainName")}
 		},
-		Handle: func(context.Context, *openapi.Request) (any, error) { return struct{}{}, nil }})
+		Handle: func(context.Context, *openapi.Request) (any, error) { return struct{}{}, nil }},
+		openapi.Action{Name: "Change", Version: "2018-05-10", Rate: 1000,
+			Handle: func(ctx context.Context, r *openapi.Request) (any, error) {
+				if r.Get("Fail") != "" {
+					return nil, errRefused
+				}
+				_, err := st.Txn().Put(store.Key("changes/"+r.Get("Name")), r.Get("Name")).Commit(ctx)
+				return struct{}{}, err
+			}})
 	return &fixture{st: st, trail: trail, gw: gw, creds: creds, logs: logs}
 }
 
@@ -181,5 +191,62 @@ func TestAuthenticatedWritesKeepOneRecordEach(t *testing.T) {
 		if e.Count != 0 || e.AccountID != f.creds.AccountID || len(e.Resources) != 1 || len(e.Resources[0]) > 300 || !strings.Contains(e.Resources[0], "bytes)") {
 			t.Fatalf("record %+v", e)
 		}
+	}
+}
+
+// A write call is one etcd transaction: its change, the claim of its nonce
+// and its audit record commit together (one revision), so no change lands
+// without its record; a replay lands nothing; a failed call still claims
+// its nonce and leaves its record, in one commit too.
+func TestWriteCallIsOneTransaction(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rev := func() int64 {
+		r, err := f.st.Revision(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	send := func(nonce string, extra url.Values) int {
+		p := url.Values{"Action": {"Change"}, "SignatureNonce": {nonce}}
+		for k, v := range extra {
+			p[k] = v
+		}
+		return f.call(t, f.creds.AccessKeyID, f.creds.AccessKeySecret, "192.0.2.10", p)
+	}
+	before := rev()
+	if code := send("once", url.Values{"Name": {"a"}}); code != http.StatusOK {
+		t.Fatalf("Change: %d", code)
+	}
+	if after := rev(); after != before+1 {
+		t.Fatalf("one write call took %d revisions", after-before)
+	}
+	records, _ := f.stored(t)
+	if len(records) != 1 || records[0].Action != "Change" || records[0].Code != "OK" {
+		t.Fatalf("records %+v", records)
+	}
+
+	before = rev()
+	if code := send("once", url.Values{"Name": {"b"}}); code != http.StatusBadRequest {
+		t.Fatalf("replay: %d", code)
+	}
+	if _, err := f.st.Get(ctx, store.Key("changes/b"), new(string)); err == nil || rev() != before {
+		t.Fatalf("a replay changed the store (%v)", err)
+	}
+
+	before = rev()
+	if code := send("failing", url.Values{"Fail": {"1"}}); code != http.StatusBadRequest {
+		t.Fatalf("failing call: %d", code)
+	}
+	if rev() != before+1 {
+		t.Fatalf("a failed call took %d revisions", rev()-before)
+	}
+	if code := send("failing", url.Values{"Name": {"c"}}); code != http.StatusBadRequest {
+		t.Fatalf("a failed call's nonce was not claimed: %d", code)
+	}
+	records, _ = f.stored(t)
+	if len(records) != 2 || records[1].Code != "Test.Refused" {
+		t.Fatalf("records %+v", records)
 	}
 }

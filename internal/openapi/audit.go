@@ -41,6 +41,22 @@ type Auditor interface {
 	// the first of its kind in the current window (the gateway logs only
 	// that one). It must not block.
 	Tally(e AuditEvent) bool
+	// Begin makes a write call's bookkeeping part of its change: under
+	// the returned context, the action's own commit also claims the
+	// call's nonce (for ttl, under e.AccessKeyID) and keeps e, so that a
+	// change never lands without its record and a replay never lands.
+	Begin(ctx context.Context, e AuditEvent, nonce string, ttl time.Duration) (context.Context, WriteCall)
+}
+
+// WriteCall is the bookkeeping of a write call in flight (Auditor.Begin).
+type WriteCall interface {
+	// Committed reports whether the action's commit carried it.
+	Committed() bool
+	// Replayed reports whether the action's commit found the nonce used.
+	Replayed() bool
+	// Finish claims the nonce and keeps e in one commit, for a call that
+	// committed nothing itself; false means the nonce was used.
+	Finish(ctx context.Context, e AuditEvent) (bool, error)
 }
 
 // audit records every write, and every RAM refusal (an authenticated
