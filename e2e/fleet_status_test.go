@@ -33,7 +33,7 @@ func TestFleetEdgesAndConfiguring(t *testing.T) {
 	for _, api := range f.apis {
 		var view fleettest.EdgeList
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			out, err := exec.Command(cdndBinary(t), "admin", "edges", "--admin-addr", api.Addr("admin"), "--token", fleetToken).Output()
+			out, err := exec.Command(cdndBinary(t), "admin", "edges", "-o", "json", "--admin-addr", api.Addr("admin"), "--token", fleetToken).Output()
 			if err != nil {
 				t.Fatalf("cdnd admin edges: %v %s", err, out)
 			}

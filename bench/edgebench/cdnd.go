@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cdnd/cdnd/bench/internal/procstat"
 )
 
 // buildCdnd builds cmd/cdnd of the module the benchmark runs in: the real
@@ -68,7 +70,7 @@ type cdndProc struct {
 
 // startCdnd starts cdnd serve pinned to core 0 and waits for /readyz.
 func startCdnd(pin pinning, o cdndOptions) (*cdndProc, error) {
-	ports, err := freePorts(4)
+	ports, err := procstat.FreePorts(4)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +215,7 @@ func (p *cdndProc) waitIdleMemory(within time.Duration) (idleMemory, error) {
 		if m.gcSeen || time.Since(start) >= within {
 			m.heapInuse = ms["go_memstats_heap_inuse_bytes"]
 			m.waited = time.Since(start)
-			m.rss, err = vmRSS(p.pid)
+			m.rss, err = procstat.Memory(p.pid, "VmRSS")
 			return m, err
 		}
 		time.Sleep(time.Second)
@@ -228,12 +230,12 @@ func (p *cdndProc) waitCPUIdle(within time.Duration) (time.Duration, error) {
 	start := time.Now()
 	quiet := 0
 	for quiet < 4 && time.Since(start) < within {
-		c0, err := cpuTime(p.pid)
+		c0, err := procstat.CPUTime(p.pid)
 		if err != nil {
 			return 0, err
 		}
 		time.Sleep(500 * time.Millisecond)
-		c1, err := cpuTime(p.pid)
+		c1, err := procstat.CPUTime(p.pid)
 		if err != nil {
 			return 0, err
 		}

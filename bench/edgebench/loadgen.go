@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cdnd/cdnd/bench/internal/procstat"
 )
 
 // loadSpec is one run of the load generator.
@@ -278,7 +280,7 @@ func generate(s loadSpec, handshake func(addr, sni string) error) (loadResult, e
 	if err != nil {
 		return loadResult{}, err
 	}
-	cli0, err := cpuTime(os.Getpid())
+	cli0, err := procstat.CPUTime(os.Getpid())
 	if err != nil {
 		return loadResult{}, err
 	}
@@ -293,7 +295,7 @@ func generate(s loadSpec, handshake func(addr, sni string) error) (loadResult, e
 	phase.Store(done)
 	window := time.Since(t0)
 	srv1, err1 := cpuTimes(s.ServerPIDs)
-	cli1, err2 := cpuTime(os.Getpid())
+	cli1, err2 := procstat.CPUTime(os.Getpid())
 	all1, err3 := machineCPU()
 	close(stopTicker)
 	wg.Wait()

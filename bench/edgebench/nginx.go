@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/cdnd/cdnd/bench/internal/procstat"
 )
 
 // nginxBin is where Debian's nginx-light (or nginx) package puts nginx.
@@ -78,7 +80,7 @@ http {
 // and configuration, pinned to core 0, and waits until it completes a
 // handshake for the last domain (nginx has no readiness probe).
 func startNginx(pin pinning, prefix string, s *seeded, n int) (*nginxProc, error) {
-	ports, err := freePorts(1)
+	ports, err := procstat.FreePorts(1)
 	if err != nil {
 		return nil, err
 	}

@@ -1,74 +1,27 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cdnd/cdnd/bench/internal/procstat"
 )
-
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat:
-// 100 on every Linux architecture Go supports.
-const clockTicks = 100
-
-// cpuTime is a process's user plus system CPU time so far, from
-// /proc/PID/stat (fields 14 and 15, counted after the parenthesised command
-// name, which may itself contain spaces).
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: bad times", pid)
-	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
-}
 
 // cpuTimes sums cpuTime over pids (nginx is a master and a worker).
 func cpuTimes(pids []int) (time.Duration, error) {
 	var sum time.Duration
 	for _, p := range pids {
-		t, err := cpuTime(p)
+		t, err := procstat.CPUTime(p)
 		if err != nil {
 			return 0, err
 		}
 		sum += t
 	}
 	return sum, nil
-}
-
-// vmRSS is a process's resident set size, from /proc/PID/status, in bytes.
-func vmRSS(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
 }
 
 // children lists a process's direct children (Linux 3.5+, CONFIG_PROC_CHILDREN).
@@ -130,28 +83,6 @@ func (p pinning) describe() string {
 	return "server (cdnd serve / nginx master+worker) on core 0 (`taskset -c 0`); load generator, SDK calls and polling on core 1 (`taskset -c 1`)"
 }
 
-// freePorts reserves n loopback ports by binding and releasing them. A
-// port could be taken between release and use; on loopback in a benchmark
-// that does not happen in practice, and a clash fails the start loudly.
-func freePorts(n int) ([]int, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // machineCPU is the CPU time all processes on the machine have used (user,
 // nice and system of the "cpu" line of /proc/stat): with the CPU times of
 // the processes under test it tells how much else was running.
@@ -173,7 +104,7 @@ func machineCPU() (time.Duration, error) {
 		}
 		sum += v
 	}
-	return time.Duration(sum) * time.Second / clockTicks, nil
+	return time.Duration(sum) * time.Second / procstat.ClockTicks, nil
 }
 
 // otherLoad is the CPU (in cores) used over window by processes other than

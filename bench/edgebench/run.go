@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/cdnd/cdnd/bench/internal/procstat"
 )
 
 // bench is one run: the built binary, the seeded installations and the
@@ -308,7 +310,7 @@ func (b *bench) startNginxes(add func(*hsRow, string, []int), stops *[]func()) e
 		var rss int64
 		pids := p.pids()
 		for _, pid := range pids {
-			v, _ := vmRSS(pid)
+			v, _ := procstat.Memory(pid, "VmRSS")
 			rss += v
 		}
 		b.rep.nginxStart = append(b.rep.nginxStart, nginxStartRow{n: n, startup: p.startup, rss: rss})
@@ -391,18 +393,18 @@ func (b *bench) changes(ctx context.Context, p *cdndProc, saturated *hsRow) erro
 	if err := b.quiet("change cost", p.pid); err != nil {
 		return err
 	}
-	i0, err := cpuTime(p.pid)
+	i0, err := procstat.CPUTime(p.pid)
 	if err != nil {
 		return err
 	}
 	time.Sleep(idleWindow)
-	i1, err := cpuTime(p.pid)
+	i1, err := procstat.CPUTime(p.pid)
 	if err != nil {
 		return err
 	}
 	cost.idlePerSecond = (i1 - i0).Seconds() / idleWindow.Seconds()
 	logf("change cost: a stream of %d changes at %.0f/s", b.cfg.stream, b.cfg.streamRate)
-	c0, err := cpuTime(p.pid)
+	c0, err := procstat.CPUTime(p.pid)
 	if err != nil {
 		return err
 	}
@@ -415,7 +417,7 @@ func (b *bench) changes(ctx context.Context, p *cdndProc, saturated *hsRow) erro
 	if cost.trailing, err = p.waitCPUIdle(2 * time.Minute); err != nil {
 		return err
 	}
-	c1, err := cpuTime(p.pid)
+	c1, err := procstat.CPUTime(p.pid)
 	if err != nil {
 		return err
 	}

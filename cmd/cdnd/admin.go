@@ -18,7 +18,7 @@ import (
 
 // adminClient calls the operator API of a running cdnd.
 type adminClient struct {
-	addr, token, dataDir string
+	addr, token, dataDir, output string
 }
 
 func (c *adminClient) flags(cmd *cobra.Command) {
@@ -26,53 +26,69 @@ func (c *adminClient) flags(cmd *cobra.Command) {
 	f.StringVar(&c.addr, "admin-addr", defaultAdminAddr, "operator API address of the running cdnd")
 	f.StringVar(&c.token, "token", "", "operator token (default $CDND_ADMIN_TOKEN, else DATA_DIR/admin.token)")
 	f.StringVar(&c.dataDir, "data-dir", defaultDataDir, "data directory of the running cdnd, to find a generated token")
+	f.StringVarP(&c.output, "output", "o", "table", "table (for people) or json (for scripts) where a command lists records")
 }
 
-func (c *adminClient) bearer() (string, error) {
+// bearer finds the operator token and says where it came from, so that a
+// refusal can say which source to fix.
+func (c *adminClient) bearer() (token, source string, err error) {
 	if c.token != "" {
-		return c.token, nil
+		return c.token, "--token", nil
 	}
 	if t := os.Getenv("CDND_ADMIN_TOKEN"); t != "" {
-		return t, nil
+		return t, "$CDND_ADMIN_TOKEN", nil
 	}
-	b, err := os.ReadFile(server.AdminTokenPath(c.dataDir))
+	path := server.AdminTokenPath(c.dataDir)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("no operator token: pass --token, set CDND_ADMIN_TOKEN, or point --data-dir at the server's data directory (%w)", err)
+		return "", "", fmt.Errorf("no operator token: tried --token (not given), $CDND_ADMIN_TOKEN (not set) and %s (%v); pass --token, set CDND_ADMIN_TOKEN, or point --data-dir at the server's data directory", path, err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	return strings.TrimSpace(string(b)), path, nil
 }
 
-// call sends body as JSON and prints the JSON answer.
-func (c *adminClient) call(cmd *cobra.Command, method, path string, body any) error {
-	token, err := c.bearer()
+// do sends body as JSON and returns the JSON answer.
+func (c *adminClient) do(cmd *cobra.Command, method, path string, body any) ([]byte, error) {
+	token, source, err := c.bearer()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(cmd.Context(), method, "http://"+c.addr+path, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		return nil, fmt.Errorf("%s %s: the operator API at %s refused the token from %s", method, path, c.addr, source)
 	}
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(out))
+		return nil, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(out))
+	}
+	return out, nil
+}
+
+// call sends body as JSON and prints the JSON answer.
+func (c *adminClient) call(cmd *cobra.Command, method, path string, body any) error {
+	out, err := c.do(cmd, method, path, body)
+	if err != nil {
+		return err
 	}
 	_, err = cmd.OutOrStdout().Write(out)
 	return err
@@ -137,7 +153,7 @@ func adminCommand() *cobra.Command {
 			if limit > 0 {
 				q.Set("Limit", strconv.Itoa(limit))
 			}
-			return c.call(cmd, http.MethodGet, "/admin/v1/audit?"+q.Encode(), nil)
+			return c.list(cmd, "/admin/v1/audit?"+q.Encode(), auditTable)
 		},
 	}
 	af := auditCmd.Flags()
@@ -147,12 +163,12 @@ func adminCommand() *cobra.Command {
 	af.StringVar(&f.since, "since", "", "from this time: RFC 3339, or a duration ago such as 1h")
 	af.StringVar(&f.until, "until", "", "up to this time: RFC 3339, or a duration ago")
 	af.IntVar(&limit, "limit", 0, "at most this many records (default 1000)")
-	cmd.AddCommand(account, domain, auditCmd, &cobra.Command{
+	cmd.AddCommand(account, domain, auditCmd, c.accountsCommand(), c.domainsCommand(), c.certsCommand(), &cobra.Command{
 		Use:   "edges",
 		Short: "List the live edges, the store revision each has applied and its lag",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.call(cmd, http.MethodGet, "/admin/v1/edges", nil)
+			return c.list(cmd, "/admin/v1/edges", edgesTable)
 		},
 	})
 	return cmd

@@ -57,6 +57,9 @@ func Handler(cfg Config) http.Handler {
 		mux.Handle("PUT /admin/v1/accounts/{AccountId}/quota", a.auth(a.setQuota))
 		mux.Handle("PUT /admin/v1/domains/{DomainName}/mode", a.auth(a.setMode))
 		mux.Handle("GET /admin/v1/audit", a.auth(a.queryAudit))
+		mux.Handle("GET /admin/v1/accounts", a.auth(a.listAccounts))
+		mux.Handle("GET /admin/v1/domains", a.auth(a.listDomains))
+		mux.Handle("GET /admin/v1/certs", a.auth(a.listCerts))
 	}
 	return mux
 }

@@ -1,13 +1,17 @@
 // Package audit keeps the trail of who changed what: every write through
 // the API and every refused call, in etcd, for a retention period. It never
-// holds a secret: the gateway hands it no parameter values.
+// holds a secret: the gateway hands it no parameter values, and clips what
+// callers supplied (see openapi.AuditEvent).
 package audit
 
 import (
 	"context"
+	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/cdnd/cdnd/internal/ascii"
 	"github.com/cdnd/cdnd/internal/openapi"
 	"github.com/cdnd/cdnd/internal/store"
 )
@@ -19,14 +23,20 @@ const DefaultRetention = 30 * 24 * time.Hour
 type Trail struct {
 	st        *store.Store
 	retention time.Duration
+	log       *slog.Logger
+	tally     tally
 }
 
-// New returns the trail over st, keeping records for retention.
-func New(st *store.Store, retention time.Duration) *Trail {
+// New returns the trail over st, keeping records for retention. Call Flush
+// before closing st: refusals still being counted are written then.
+func New(st *store.Store, retention time.Duration, log *slog.Logger) *Trail {
 	if retention <= 0 {
 		retention = DefaultRetention
 	}
-	return &Trail{st: st, retention: retention}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Trail{st: st, retention: retention, log: log}
 }
 
 // Record keeps one event; it implements openapi.Auditor.
@@ -46,7 +56,8 @@ type Filter struct {
 	Limit int
 }
 
-// Query returns matching records, oldest first.
+// Query returns matching records, oldest first, including this node's
+// refusals of the window still being counted.
 func (t *Trail) Query(ctx context.Context, f Filter) ([]openapi.AuditEvent, error) {
 	if f.To.IsZero() {
 		f.To = time.Now()
@@ -61,10 +72,22 @@ func (t *Trail) Query(ctx context.Context, f Filter) ([]openapi.AuditEvent, erro
 		}
 		return len(out) < f.Limit
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range t.pending() {
+		if f.matches(e) {
+			out = append(out, e)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b openapi.AuditEvent) int { return a.Time.Compare(b.Time) })
+	return out[:min(len(out), f.Limit)], nil
 }
 
 func (f Filter) matches(e openapi.AuditEvent) bool {
+	if e.Time.Before(f.From) || e.Time.After(f.To) {
+		return false
+	}
 	if (f.AccountID != "" && e.AccountID != f.AccountID) || (f.Action != "" && !strings.EqualFold(e.Action, f.Action)) {
 		return false
 	}
@@ -72,7 +95,7 @@ func (f Filter) matches(e openapi.AuditEvent) bool {
 		return true
 	}
 	for _, r := range e.Resources {
-		if strings.HasSuffix(r, ":domain/"+strings.ToLower(f.Domain)) {
+		if strings.HasSuffix(r, ":domain/"+ascii.Lower(f.Domain)) {
 			return true
 		}
 	}

@@ -37,14 +37,11 @@ func (e *Edge) Serve(ctx context.Context, httpsLn, httpLn net.Listener) error {
 		go func() { done <- result{name, serve()} }()
 	}
 	if httpsLn != nil {
-		srv := e.newServer()
-		srv.TLSConfig = e.TLSConfig()
-		// ServeTLS configures HTTP/2 (the TLSConfig already offers h2) and
-		// takes its certificates from GetCertificate.
+		srv := e.NewServer(true)
 		start("https", srv, func() error { return srv.ServeTLS(httpsLn, "", "") })
 	}
 	if httpLn != nil {
-		srv := e.newServer()
+		srv := e.NewServer(false)
 		start("http", srv, func() error { return srv.Serve(httpLn) })
 	}
 	if len(servers) == 0 {
@@ -79,8 +76,13 @@ func (e *Edge) Serve(ctx context.Context, httpsLn, httpLn net.Listener) error {
 	return failed
 }
 
-func (e *Edge) newServer() *http.Server {
-	return &http.Server{
+// NewServer is the http.Server of one of the edge's listeners, for a
+// caller that serves it and shuts it down itself (Serve does both): with
+// tls, the HTTPS one, to be served with ServeTLS(ln, "", ""), which
+// configures HTTP/2 (TLSConfig already offers h2) and takes certificates
+// from GetCertificate.
+func (e *Edge) NewServer(tls bool) *http.Server {
+	srv := &http.Server{
 		Handler:           e.Handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
@@ -89,4 +91,8 @@ func (e *Edge) newServer() *http.Server {
 		// edge; keep them out of warnings.
 		ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelDebug),
 	}
+	if tls {
+		srv.TLSConfig = e.TLSConfig()
+	}
+	return srv
 }

@@ -173,6 +173,12 @@ func TestSnapshotCatchesUp(t *testing.T) {
 	if fp, err := again.handshake("up.example.com", false); err != nil || fp != c2.fp {
 		t.Fatalf("caught up: %s, %v", short(fp), err)
 	}
+	// The log says when the store answered, after the snapshot served.
+	logs := again.log.String()
+	served, answered := strings.Index(logs, "serving the snapshot until the store answers"), strings.Index(logs, "the store answers; catching up from the snapshot")
+	if served < 0 || answered < served {
+		t.Fatalf("start-up log:\n%s", logs)
+	}
 }
 
 // TestAcknowledgedIsOnDisk: once the store has the edge's acknowledgement

@@ -67,6 +67,8 @@ func (e *Edge) Run(ctx context.Context) error {
 	}
 
 	delay := retryMin
+	start := time.Now()
+	fromSnapshot := loaded
 	for {
 		if loaded && e.clusterID.Load() != 0 {
 			// Resuming a snapshot: only from the cluster it was taken from.
@@ -81,6 +83,12 @@ func (e *Edge) Run(ctx context.Context) error {
 				}
 				delay = backoff(delay)
 				continue
+			}
+			if fromSnapshot {
+				// Operators read the start-up from the logs: say when the
+				// snapshot stopped being all there was.
+				e.log.Info("edge: the store answers; catching up from the snapshot", "revision", e.Applied(), "after", time.Since(start).Round(time.Millisecond))
+				fromSnapshot = false
 			}
 			if id != e.clusterID.Load() {
 				e.log.Warn("edge: the snapshot is of another etcd cluster; reloading")

@@ -46,6 +46,8 @@ type Request struct {
 	Principal iam.Principal
 	RequestID string
 	SourceIP  string
+	// nonce is the call's SignatureNonce, claimed with its bookkeeping.
+	nonce string
 }
 
 // Get returns a parameter's value, "" when absent.

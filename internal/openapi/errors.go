@@ -79,7 +79,10 @@ func Missing(param string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: "Missing" + param, Message: param + " is mandatory for this action."}
 }
 
-// The gateway's own codes (spec section 6).
+// The gateway's own codes: what Alibaba's API gateway answers before any
+// action runs (signature, credentials, timestamp, nonce, throttling, RAM),
+// with the messages its SDKs show, as the signature pages describe them
+// (https://www.alibabacloud.com/help/en/sdk/product-overview/rpc-mechanism).
 var (
 	ErrSignatureDoesNotMatch  = NewError(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation.")
 	ErrIncompleteSignature    = NewError(400, "IncompleteSignature", "The request signature does not conform to Aliyun standards.")

@@ -53,7 +53,8 @@ type Config struct {
 	IsUnavailable func(error) bool
 	// Authorizer, when set, runs RAM authorization before each action.
 	Authorizer Authorizer
-	// Auditor, when set, records every write and every refused call.
+	// Auditor, when set, records every write and every refused call
+	// (refusals of unauthenticated callers in bounded form).
 	Auditor Auditor
 	// Timeout bounds one call: with the store unreachable the gateway
 	// answers 503 ServiceUnavailable in this time rather than hang. Zero
@@ -136,14 +137,23 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(ctx)
 	}
 	requestID := newRequestID()
-	call, action, xmlFormat, err := g.authenticate(r, requestID)
-	var result any
-	if err == nil {
-		result, err = g.run(r.Context(), action, call)
-	}
+	call, action, xmlFormat, authErr := g.authenticate(r, requestID)
 	label := "unknown"
 	if action != nil {
 		label = action.Name
+	}
+	event := newEvent(start, requestID, r, call, action, label)
+	err := authErr
+	var result any
+	switch {
+	case err == nil && g.bookkeeps(action):
+		result, err = g.runWrite(r.Context(), action, call, event)
+	case err == nil:
+		result, err = g.run(r.Context(), action, call)
+	case errors.Is(err, ErrNoPermission) && g.bookkeeps(action):
+		// The refusal claims the nonce and is recorded in one commit.
+		_, wc := g.cfg.Auditor.Begin(r.Context(), event, call.nonce, nonceTTL)
+		err = g.settle(r.Context(), wc, event, err)
 	}
 	code, status := "OK", http.StatusOK
 	if err != nil {
@@ -155,21 +165,78 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.cfg.Logger.Error("render response", "request_id", requestID, "action", label, "err", werr)
 		writeError(w, r.Host, requestID, ErrInternal)
 	}
-	event := AuditEvent{Time: start, RequestID: requestID, SourceIP: sourceIP(r), Action: label, Code: code, Status: status}
-	if call != nil {
-		p := call.Principal
-		event.AccountID, event.PrincipalType, event.PrincipalName, event.AccessKeyID = p.AccountID, p.Type, p.DisplayName(), p.AccessKeyID
-		event.Version = call.Version
-		if action != nil && p.AccountID != "" {
-			event.Resources = action.resources(call)
-		}
+	event.Code, event.Status = code, status
+	logged := true
+	if !g.bookkeeps(action) || (authErr != nil && !errors.Is(authErr, ErrNoPermission)) {
+		logged = g.audit(r.Context(), event, action, authErr)
 	}
-	g.audit(r.Context(), event, action)
 	elapsed := g.cfg.Now().Sub(start)
 	g.requests.WithLabelValues(label, code).Inc()
 	g.latency.WithLabelValues(label).Observe(elapsed.Seconds())
-	g.cfg.Logger.Info("api call", "request_id", requestID, "action", label,
-		"access_key_id", event.AccessKeyID, "source_ip", event.SourceIP, "code", code, "duration", elapsed)
+	if logged {
+		g.cfg.Logger.Info("api call", "request_id", requestID, "action", label,
+			"access_key_id", event.AccessKeyID, "source_ip", event.SourceIP, "code", code, "duration", elapsed)
+	}
+}
+
+// newEvent is the audit event of a call, its outcome still "OK".
+func newEvent(start time.Time, requestID string, r *http.Request, call *Request, action *Action, label string) AuditEvent {
+	e := AuditEvent{Time: start, RequestID: requestID, SourceIP: sourceIP(r), Action: label, Code: "OK", Status: http.StatusOK}
+	if call != nil {
+		p := call.Principal
+		e.AccountID, e.PrincipalType, e.PrincipalName, e.AccessKeyID = p.AccountID, p.Type, p.DisplayName(), p.AccessKeyID
+		e.Version = call.Version
+		if action != nil && p.AccountID != "" {
+			e.Resources = action.resources(call)
+		}
+	}
+	return e.clipped()
+}
+
+// bookkeeps reports whether a call of a is a write whose nonce claim and
+// audit record ride on the action's own commit (Auditor.Begin).
+func (g *Gateway) bookkeeps(a *Action) bool {
+	return g.cfg.Auditor != nil && a != nil && !a.ReadOnly
+}
+
+// runWrite runs a write action under its bookkeeping and settles it.
+func (g *Gateway) runWrite(ctx context.Context, a *Action, call *Request, e AuditEvent) (any, error) {
+	wctx, wc := g.cfg.Auditor.Begin(ctx, e, call.nonce, nonceTTL)
+	result, err := g.run(wctx, a, call)
+	if err = g.settle(ctx, wc, e, err); err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+// settle completes a write call's bookkeeping once the action returned err.
+// A replay is SignatureNonceUsed whatever the action said (its commit wrote
+// nothing). An action that committed nothing (it failed, or changed
+// nothing) still claims its nonce and leaves its record, in one commit.
+func (g *Gateway) settle(ctx context.Context, wc WriteCall, e AuditEvent, err error) error {
+	if wc.Replayed() {
+		return ErrNonceUsed
+	}
+	if err != nil {
+		apiErr := g.apiError(err, e.RequestID, e.Action)
+		e.Code, e.Status, err = apiErr.Code, apiErr.Status, apiErr
+	}
+	if wc.Committed() {
+		if err != nil { // a step after the commit failed: say so too
+			g.audit(ctx, e, nil, nil)
+		}
+		return err
+	}
+	fresh, ferr := wc.Finish(ctx, e)
+	switch {
+	case ferr != nil && err == nil:
+		return ferr
+	case ferr != nil:
+		g.cfg.Logger.Error("audit record lost", "request_id", e.RequestID, "action", e.Action, "err", clip(ferr.Error()))
+	case !fresh:
+		return ErrNonceUsed
+	}
+	return err
 }
 
 // run calls the handler, checking required parameters first and turning a
@@ -198,10 +265,10 @@ func (g *Gateway) apiError(err error, requestID, action string) *Error {
 		// of the action: it falls through to InternalError.
 		return apiErr
 	case g.cfg.IsUnavailable(err):
-		g.cfg.Logger.Warn("dependency unavailable", "request_id", requestID, "action", action, "err", err)
+		g.cfg.Logger.Warn("dependency unavailable", "request_id", requestID, "action", action, "err", clip(err.Error()))
 		return ErrServiceUnavailable
 	default:
-		g.cfg.Logger.Error("internal error", "request_id", requestID, "action", action, "err", err)
+		g.cfg.Logger.Error("internal error", "request_id", requestID, "action", action, "err", clip(err.Error()))
 		return ErrInternal
 	}
 }
@@ -244,6 +311,9 @@ func (g *Gateway) authenticate(r *http.Request, requestID string) (*Request, *Ac
 		s, err = parseV3(r, params, body, auth)
 	} else {
 		s, err = parseV1(r, params)
+	}
+	if err == nil {
+		err = checkCommonLimits(&s)
 	}
 	if err != nil {
 		return nil, nil, false, err
@@ -288,12 +358,15 @@ func (g *Gateway) authenticate(r *http.Request, requestID string) (*Request, *Ac
 		e.RetryAfter = wait
 		return call, action, false, &e
 	}
-	fresh, err := g.cfg.Nonces.ClaimNonce(r.Context(), s.accessKeyID, s.nonce, nonceTTL)
-	if err != nil {
-		return call, action, false, err
-	}
-	if !fresh {
-		return call, action, false, ErrNonceUsed
+	call.nonce = s.nonce
+	if !g.bookkeeps(action) {
+		fresh, err := g.cfg.Nonces.ClaimNonce(r.Context(), s.accessKeyID, s.nonce, nonceTTL)
+		if err != nil {
+			return call, action, false, err
+		}
+		if !fresh {
+			return call, action, false, ErrNonceUsed
+		}
 	}
 	if err := g.authorize(r, action, call); err != nil {
 		return call, action, false, err

@@ -233,3 +233,38 @@ func isToken(s string) bool {
 	}
 	return true
 }
+
+// An oversized common parameter is refused with the code a wrong value of it
+// gets, before it is looked up or claimed as a nonce, and never echoed.
+func TestOversizedCommonParametersAreRefusedFirst(t *testing.T) {
+	g := newTestGateway(t)
+	for _, tc := range []struct {
+		param string
+		size  int
+		code  string
+	}{
+		{"Action", 129, "InvalidAction.NotFound"},
+		{"Version", 33, "InvalidVersion"},
+		{"AccessKeyId", 129, "InvalidAccessKeyId.NotFound"},
+		{"SignatureNonce", 129, "InvalidParameter"},
+		{"SecurityToken", 16<<10 + 1, "InvalidSecurityToken.Malformed"},
+	} {
+		t.Run(tc.param, func(t *testing.T) {
+			p := g.params("Echo")
+			p.Set("Value", "v")
+			p.Set(tc.param, strings.Repeat("Z", tc.size))
+			w := g.call(t, "POST", p, g.secret)
+			m := decode(t, w)
+			if m["Code"] != tc.code || !strings.Contains(m["Message"].(string), "more than") || strings.Contains(w.Body.String(), "ZZZZ") {
+				t.Fatalf("%d %s", w.Code, w.Body)
+			}
+		})
+	}
+	// At the limit a nonce is an ordinary one.
+	p := g.params("Echo")
+	p.Set("Value", "v")
+	p.Set("SignatureNonce", strings.Repeat("n", 128))
+	if w := g.call(t, "POST", p, g.secret); w.Code != 200 {
+		t.Fatalf("a 128-byte nonce: %d %s", w.Code, w.Body)
+	}
+}

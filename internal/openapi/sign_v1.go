@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// Signature v1 (SignatureMethod=HMAC-SHA1, SignatureVersion=1.0), spec §3: the
+// Signature v1 (SignatureMethod=HMAC-SHA1, SignatureVersion=1.0; https://www.alibabacloud.com/help/en/sdk/product-overview/rpc-mechanism): the
 // scheme of the classic Go SDK, pop-core and tea-rpc. The server recomputes the
 // client's string-to-sign from the decoded parameters, so every rule here
 // (sorting, empty values, RFC 3986 escapes, the second encoding, the method) has

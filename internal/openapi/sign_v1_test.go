@@ -95,7 +95,7 @@ func TestPercentEncode(t *testing.T) {
 	}
 }
 
-// percentEncodeReference is the Java/Go recipe from spec §3 step 3.
+// percentEncodeReference is the Java/Go recipe of https://www.alibabacloud.com/help/en/sdk/product-overview/rpc-mechanism, step 3.
 func percentEncodeReference(s string) string {
 	s = url.QueryEscape(s)
 	s = strings.ReplaceAll(s, "+", "%20")
@@ -123,7 +123,7 @@ func FuzzPercentEncode(f *testing.F) {
 	})
 }
 
-// The published ECS DescribeRegions vector (spec §3).
+// The published ECS DescribeRegions vector (https://www.alibabacloud.com/help/en/sdk/product-overview/rpc-mechanism).
 func TestSignV1ECSVector(t *testing.T) {
 	params := url.Values{
 		"AccessKeyId":      {"testid"},
@@ -171,7 +171,7 @@ func TestSignV1ECSVector(t *testing.T) {
 	}
 }
 
-// The CDN SetCdnDomainSSLCertificate vector (spec §3), for POST and GET.
+// The CDN SetCdnDomainSSLCertificate vector (signed as https://www.alibabacloud.com/help/en/sdk/product-overview/rpc-mechanism describes), for POST and GET.
 func TestSignV1CDNVector(t *testing.T) {
 	params := url.Values{
 		"Action":           {"SetCdnDomainSSLCertificate"},

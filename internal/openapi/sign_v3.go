@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-// Signature V3 (ACS3-HMAC-SHA256), spec §4: the default of the tea-based SDKs
+// Signature V3 (ACS3-HMAC-SHA256, https://www.alibabacloud.com/help/en/sdk/product-overview/v3-request-structure-and-signature): the default of the tea-based SDKs
 // (alibabacloud-go/cdn-20180510). Action, Version, date and nonce travel in
 // x-acs-* headers and the client signs a canonical request made of the method,
 // path, query, chosen headers and a hash of the body.
@@ -170,7 +170,7 @@ func isHex(s string) bool {
 	return true
 }
 
-// CanonicalRequestV3 builds the canonical request (spec §4) for r: the method,
+// CanonicalRequestV3 builds the canonical request (the V3 page above) for r: the method,
 // "/" or the path, the canonical query of query, the signed headers' values
 // (host from r.Host) trimmed and, for repeated headers, sorted and joined with
 // ",", the signed-header list, and the hex payload hash given.

@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-// v3VectorRequest is the request of Alibaba's published V3 example (spec §4),
+// v3VectorRequest is the request of Alibaba's published V3 example (https://www.alibabacloud.com/help/en/sdk/product-overview/v3-request-structure-and-signature),
 // as net/http would hand it to a handler.
 func v3VectorRequest() *http.Request {
 	r := httptest.NewRequest(http.MethodPost,

@@ -131,13 +131,18 @@ type Server struct {
 	origins *originpolicy.Policy
 	store   *store.Store
 	edge    *edge.Edge
+	trail   *audit.Trail // nil without the API role
 	// httpCache is the edge's HTTP cache, closed (its disk writes done)
 	// once the edge has stopped.
 	httpCache *cache.Cache
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	http      []*http.Server
-	errs      chan error
+	// calls counts API and operator calls in flight, so that the store
+	// outlives them.
+	calls    sync.WaitGroup
+	stopOnce sync.Once
+	errs     chan error
 }
 
 // Start opens everything and serves in the background until Shutdown.
@@ -257,11 +262,14 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 
 	if s.edge != nil {
 		s.goRun("edge watch", func() error { return s.edge.Run(runCtx) })
-		s.goRun("edge serve", func() error { return s.edge.Serve(runCtx, httpsLn, httpLn) })
+		// The edge's servers stop with the others, under Shutdown's one
+		// deadline.
+		s.serveHTTP("https", httpsLn, s.edge.NewServer(true))
+		s.serveHTTP("http", httpLn, s.edge.NewServer(false))
 	}
 	if gw != nil {
 		s.serveHTTP("api", apiLn, &http.Server{
-			Handler:           gw,
+			Handler:           s.counted(gw),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			IdleTimeout:       120 * time.Second,
@@ -272,7 +280,7 @@ func (s *Server) start(ctx context.Context, cfg Config, kr *keyring.Keyring, def
 		})
 	}
 	s.serveHTTP("admin", adminLn, &http.Server{
-		Handler:           admin.Handler(adminCfg),
+		Handler:           s.counted(admin.Handler(adminCfg)),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second, // an idle keep-alive connection was kept forever
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
@@ -323,7 +331,8 @@ func (s *Server) startAPI(ctx, runCtx context.Context, cfg Config, kr *keyring.K
 	resolver := newResolver(cfg.DNSResolver)
 	service := cdn.New(cdn.Config{Store: s.store, Certs: repo, CnameSuffix: cfg.CnameSuffix, Resolver: resolver, Keyring: kr,
 		OriginClient: newOriginClient(s.origins, resolver), VerifyDomainOwner: cfg.VerifyDomainOwner, Origins: s.origins})
-	trail := audit.New(s.store, cfg.AuditRetention)
+	trail := audit.New(s.store, cfg.AuditRetention, s.log)
+	s.trail = trail
 	peers := newPeerCount(s.store, s.log)
 	gw := openapi.New(openapi.Config{
 		Credentials:   accounts,
@@ -441,7 +450,11 @@ func (s *Server) serveHTTP(name string, ln net.Listener, srv *http.Server) {
 	}
 	s.http = append(s.http, srv)
 	s.goRun(name, func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		serve := srv.Serve
+		if srv.TLSConfig != nil {
+			serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
@@ -458,28 +471,90 @@ func (s *Server) Ready() bool { return s.ready() }
 // Err delivers the first failure of a component that should run forever.
 func (s *Server) Err() <-chan error { return s.errs }
 
-// Shutdown stops accepting, drains connections (until ctx ends) and closes
-// the store. Acknowledged writes are already durable: etcd syncs its log
-// before it answers.
-func (s *Server) Shutdown(ctx context.Context) {
+// Shutdown stops the node within ctx's deadline, one deadline for all of
+// it: every listener stops accepting and drains in parallel; what is still
+// open when ctx ends is closed; the components stop; the store is closed
+// last, once the calls that were cut have returned (their contexts are
+// cancelled, so they do at once) or handlerGrace has passed. Acknowledged
+// writes are already durable: etcd syncs its log before it answers. It
+// returns what went wrong (a drain cut short, a store that did not close
+// cleanly); calling it again does nothing.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	s.stopOnce.Do(func() { errs = s.shutdown(ctx) })
+	return errors.Join(errs...)
+}
+
+// handlerGrace bounds the wait, after the deadline, for calls whose
+// connections were closed under them to return before the store closes.
+const handlerGrace = 2 * time.Second
+
+func (s *Server) shutdown(ctx context.Context) []error {
+	var mu sync.Mutex
+	var errs []error
+	var drains sync.WaitGroup
 	for _, srv := range s.http {
-		_ = srv.Shutdown(ctx)
+		drains.Add(1)
+		go func() {
+			defer drains.Done()
+			if err := srv.Shutdown(ctx); err != nil {
+				_ = srv.Close()
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("drain of %s cut short: %w", srv.Addr, err))
+				mu.Unlock()
+			}
+		}()
 	}
+	drains.Wait()
 	if s.cancel != nil {
 		s.cancel()
 	}
-	s.wg.Wait()
+	components := make(chan struct{})
+	go func() { s.wg.Wait(); s.calls.Wait(); close(components) }()
+	select {
+	case <-components:
+	case <-time.After(time.Until(deadlineOf(ctx)) + handlerGrace):
+		errs = append(errs, errors.New("components still running when the store closes"))
+	}
 	if s.httpCache != nil {
 		s.httpCache.Close()
 	}
+	if s.trail != nil {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handlerGrace)
+		s.trail.Flush(fctx) // the refusals still being counted
+		cancel()
+	}
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {
-			s.log.Warn("closing store", "err", err)
+			errs = append(errs, fmt.Errorf("closing store: %w", err))
 		}
 	}
 	if s.lock != nil {
 		s.lock.Close() // releases the flock: the directory is free again
 	}
+	for _, err := range errs {
+		s.log.Warn("shutdown", "err", err)
+	}
+	return errs
+}
+
+// counted counts h's calls in s.calls. Shutdown waits for them only once
+// every listener is closed, so no call starts after the wait has begun.
+func (s *Server) counted(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.calls.Add(1)
+		defer s.calls.Done()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// deadlineOf is ctx's deadline, or now when it has none (a stop without a
+// deadline waits for nothing beyond the grace).
+func deadlineOf(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return time.Now()
 }
 
 // announceRoot shows generated root credentials once and keeps them in a

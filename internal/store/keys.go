@@ -24,6 +24,13 @@ const (
 // Key is a record's key relative to the installation prefix.
 type Key string
 
+// The prefixes the operator's listings page through (Page).
+const (
+	AccountsPrefix   Key = accountsDir
+	AllDomainsPrefix Key = domainsDir
+	AllCertsPrefix   Key = certsDir
+)
+
 func DomainKey(name string) Key                 { return Key(domainsDir + name) }
 func CertKey(account, name string) Key          { return Key(certsDir + account + "/" + name) }
 func AccountKey(id string) Key                  { return Key(accountsDir + id) }

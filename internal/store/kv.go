@@ -143,10 +143,15 @@ func (t *Txn) Delete(k Key) *Txn {
 }
 
 // Commit applies the writes if every condition holds and returns the
-// revision they are visible at. ErrConflict means nothing was written.
+// revision they are visible at. ErrConflict means nothing was written. Under
+// a context of BeginCall, the call's bookkeeping commits with them (then
+// ErrNonceUsed also means nothing was written).
 func (t *Txn) Commit(ctx context.Context) (int64, error) {
 	if t.err != nil {
 		return 0, t.err
+	}
+	if c := callOf(ctx); c != nil {
+		return t.commitWith(ctx, c)
 	}
 	resp, err := t.s.cli.Txn(lead(ctx)).If(t.cmps...).Then(t.ops...).Commit()
 	if err != nil {

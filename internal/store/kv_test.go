@@ -240,3 +240,29 @@ func TestEtcdDoesNotWarnAboutFastRequests(t *testing.T) {
 			"embed.NewConfig leaves WarningUnaryRequestDuration at 0, so every request counts as expensive", n)
 	}
 }
+
+func TestPageWalksAPrefixWithAFilter(t *testing.T) {
+	st := newStore(t)
+	for i := range 25 {
+		commit(t, st.Txn().Put(Key(fmt.Sprintf("p/%02d", i)), rec{i, ""}))
+	}
+	commit(t, st.Txn().Put("q/00", rec{}))
+	var got []int
+	after := ""
+	for pages := 0; ; pages++ {
+		page, next, err := Page(t.Context(), st, "p/", after, 4, func(r rec) bool { return r.N%2 == 0 })
+		if err != nil || pages > 10 {
+			t.Fatal(err, pages)
+		}
+		for _, r := range page {
+			got = append(got, r.Value.N)
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	if fmt.Sprint(got) != "[0 2 4 6 8 10 12 14 16 18 20 22 24]" {
+		t.Fatalf("pages gave %v", got)
+	}
+}

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"sync"
 	"time"
@@ -47,8 +45,7 @@ func (n *nonceLeases) lease(ctx context.Context, ttl time.Duration, stale client
 // reports false when the pair was already claimed: a replayed request. The
 // claim lives in etcd, so it holds across restarts and across API nodes.
 func (s *Store) ClaimNonce(ctx context.Context, accessKeyID, nonce string, ttl time.Duration) (bool, error) {
-	sum := sha256.Sum256([]byte(nonce))
-	key := s.abs(Key(noncesDir + accessKeyID + "/" + hex.EncodeToString(sum[:16])))
+	key := s.nonceKey(accessKeyID, nonce)
 	var stale clientv3.LeaseID
 	for attempt := 0; attempt < 2; attempt++ {
 		lease, err := s.nonces.lease(ctx, ttl, stale)
