@@ -320,7 +320,7 @@ func TestConfigBadInput(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		what, domains, functions, code string
-		status                     int
+		status                         int
 	}{
 		{"not JSON", name, `[{"functionName"`, "InvalidFunctions.Malformed", 400},
 		{"unknown function", name, fn("gzip", arg("enable", "on")), "InvalidFunctionName.ValueNotSupported", 400},
