@@ -202,6 +202,19 @@ func TestConfigHTTPSFunctions(t *testing.T) {
 	if o.header("X-From-Edge") != "yes" {
 		t.Fatal("set_req_header did not reach the origin")
 	}
+	// The SDK's older single-purpose action for the same function.
+	rh := cdn.CreateSetReqHeaderConfigRequest()
+	rh.DomainName, rh.Key, rh.Value = name, "X-Legacy", "old-api"
+	if _, err := a.cdn.SetReqHeaderConfig(rh); err != nil {
+		t.Fatalf("SetReqHeaderConfig: %v", err)
+	}
+	if cs := a.configs(t, name, "set_req_header", ""); len(cs) != 2 || args(cs[1]) != "key=X-Legacy,value=old-api,header_operation_type=add,duplicate=off" {
+		t.Fatalf("after SetReqHeaderConfig: %+v", cs)
+	}
+	edgeGet(t, name, "/", true)
+	if o.header("X-Legacy") != "old-api" {
+		t.Fatal("SetReqHeaderConfig did not reach the origin")
+	}
 
 	// Changed in place: the ConfigId stays.
 	if _, err := a.setConfig(name, fmt.Sprintf(`[
@@ -313,10 +326,14 @@ func TestConfigBadInput(t *testing.T) {
 		return fmt.Sprintf(`[{"functionName":%q,"functionArgs":[%s]}]`, function, args)
 	}
 	arg := func(n, v string) string { return fmt.Sprintf(`{"argName":%q,"argValue":%q}`, n, v) }
-	many, domains := make([]string, 51), make([]string, 51)
+	many, domains, big := make([]string, 51), make([]string, 51), make([]string, 17)
 	for i := range many {
 		many[i] = `{"functionName":"https_option","functionArgs":[{"argName":"http2","argValue":"on"}]}`
 		domains[i] = fmt.Sprintf("n%d.%s", i, name)
+	}
+	for i := range big {
+		big[i] = fn("set_resp_header", arg("key", fmt.Sprintf("X-%d", i))+","+arg("value", strings.Repeat("v", 1000)))
+		big[i] = big[i][1 : len(big[i])-1]
 	}
 	for _, tc := range []struct {
 		what, domains, functions, code string
@@ -330,6 +347,7 @@ func TestConfigBadInput(t *testing.T) {
 		{"missing argument", name, fn("HSTS", arg("https_hsts_max_age", "60")), "InvalidFunctionArgs.Malformed", 400},
 		{"framing header", name, fn("set_resp_header", arg("key", "Transfer-Encoding")+","+arg("value", "chunked")), "InvalidHeaderKey.ValueNotSupported", 400},
 		{"51 functions", name, "[" + strings.Join(many, ",") + "]", "ConfigExceedLimit", 400},
+		{"17 KB of headers", name, "[" + strings.Join(big, ",") + "]", "ConfigExceedLimit", 400},
 		{"parentId", name, `[{"functionName":"https_option","parentId":"222728944812032","functionArgs":[{"argName":"http2","argValue":"on"}]}]`, "Function.InvalidParentId", 400},
 		{"unknown configId", name, `[{"functionName":"https_option","configId":42,"functionArgs":[{"argName":"http2","argValue":"on"}]}]`, "InvalidConfigId.NotFound", 404},
 		{"51 domains", strings.Join(domains, ","), fn("https_option", arg("http2", "on")), "InvalidDomainName.ExceedLimit", 400},

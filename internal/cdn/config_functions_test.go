@@ -151,3 +151,16 @@ func FuzzParseFunctions(f *testing.F) {
 		}
 	})
 }
+
+// A domain's configs are bounded in bytes too, so that a batch of 50
+// domains stays within one etcd request.
+func TestConfigBytesBounded(t *testing.T) {
+	c := store.DomainConfigs{}
+	big := strings.Repeat("v", maxHeaderBytes)
+	for i := 0; configBytes(&c) <= maxDomainConfigBytes; i++ {
+		c.Configs = append(c.Configs, store.FunctionConfig{Function: "set_resp_header", Args: []store.FunctionArg{{Name: "key", Value: "X-" + itoa(int64(i))}, {Name: "value", Value: big}}})
+	}
+	if n := len(c.Configs); n > 16 || n >= maxDomainConfigs {
+		t.Fatalf("%d configs of 1 KiB headers before the byte bound", n)
+	}
+}

@@ -149,7 +149,11 @@ func (s *settings) redirect(w http.ResponseWriter, r *http.Request) bool {
 	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
 		host = host[:i]
 	}
-	w.Header().Set("Location", s.redirectTo+"://"+host+r.URL.RequestURI())
+	path := r.URL.RequestURI()
+	if !strings.HasPrefix(path, "/") {
+		path = "/" // OPTIONS *
+	}
+	w.Header().Set("Location", s.redirectTo+"://"+host+path)
 	w.WriteHeader(s.redirectCode)
 	return true
 }

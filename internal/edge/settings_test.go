@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -199,5 +200,26 @@ func TestSnapshotKeepsConfigs(t *testing.T) {
 	e.load(got)
 	if d := e.idx.domain("k.example.com"); d == nil || d.settings == nil || d.settings.hsts != "max-age=60" {
 		t.Fatalf("loaded: %+v", d)
+	}
+}
+
+func TestRedirectLocation(t *testing.T) {
+	s := &settings{redirectTo: "https", redirectCode: 301}
+	for _, tc := range []struct{ target, host, want string }{
+		{"/a/b?c=d", "x.example.com:8080", "https://x.example.com/a/b?c=d"},
+		{"*", "x.example.com", "https://x.example.com/"},
+		{"/", "[2001:db8::1]", "https://[2001:db8::1]/"},
+	} {
+		r := httptest.NewRequest("OPTIONS", tc.target, nil)
+		r.Host = tc.host
+		w := httptest.NewRecorder()
+		if !s.redirect(w, r) || w.Code != 301 || w.Header().Get("Location") != tc.want {
+			t.Errorf("%s %s: %d %q, want %q", tc.host, tc.target, w.Code, w.Header().Get("Location"), tc.want)
+		}
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.TLS = &tls.ConnectionState{}
+	if s.redirect(httptest.NewRecorder(), r) {
+		t.Error("https_force redirected an HTTPS request")
 	}
 }
