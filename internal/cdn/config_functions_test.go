@@ -95,6 +95,15 @@ func TestApplyFunctions(t *testing.T) {
 	if _, err := set(`[{"functionName":"http_force","functionArgs":[{"argName":"enable","argValue":"on"}]}]`); err != nil || len(c.Configs) != 1 || c.Configs[0].Function != "http_force" {
 		t.Fatalf("http_force: %v, %+v", err, c.Configs)
 	}
+	// Changing https_force by its ConfigId removes http_force as well.
+	hf, err := set(`[{"functionName":"https_force","functionArgs":[{"argName":"enable","argValue":"on"}]}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Configs = append(c.Configs, store.FunctionConfig{ConfigID: 7, Function: "http_force"})
+	if _, err := set(`[{"functionName":"https_force","configId":` + itoa(hf) + `,"functionArgs":[{"argName":"enable","argValue":"on"}]}]`); err != nil || len(c.Configs) != 1 || c.Configs[0].ConfigID != hf {
+		t.Fatalf("by ConfigId: %v, %+v", err, c.Configs)
+	}
 	h, err := set(`[{"functionName":"set_resp_header","functionArgs":[{"argName":"key","argValue":"X-A"},{"argName":"value","argValue":"1"}]}]`)
 	if err != nil {
 		t.Fatal(err)

@@ -139,13 +139,13 @@ func scalar(raw json.RawMessage) (string, bool) {
 // apply sets f on c and returns the config's id.
 func (f functionSet) apply(c *store.DomainConfigs, now time.Time) (int64, error) {
 	cfg := store.FunctionConfig{Function: f.name, Args: f.args, Updated: now}
+	c.Configs = removeFunctions(c.Configs, f.fn.replaces)
 	i := -1
 	if f.configID != 0 {
 		if i = c.Index(f.configID); i < 0 || c.Configs[i].Function != f.name {
 			return 0, errConfigNotFound
 		}
 	} else {
-		c.Configs = removeFunctions(c.Configs, f.fn.replaces)
 		for j := range c.Configs {
 			if c.Configs[j].Function == f.name && f.fn.identity(&c.Configs[j]) == f.fn.identity(&cfg) {
 				if f.fn.key != "" {

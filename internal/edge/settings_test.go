@@ -223,3 +223,20 @@ func TestRedirectLocation(t *testing.T) {
 		t.Error("https_force redirected an HTTPS request")
 	}
 }
+
+// Configs changed while the edge runs reach its journal: an edge started
+// from base and journal with the store unreachable serves them.
+func TestJournalKeepsConfigs(t *testing.T) {
+	st := testStoreFor(t)
+	path := filepath.Join(t.TempDir(), "snapshot")
+	c := issue(t, "j.example.com")
+	putCertAndDomains(t, st, c, "c", domain("j.example.com", "c"))
+	en := startEdge(t, st, snapshotAt(path))
+	en.waitDurable(commit(t, st.Txn().PutDomainConfigs(configs("j.example.com", fn("https_option", "http2", "off")))))
+	en.stop()
+
+	down := startEdge(t, unreachableStore(t), snapshotAt(path))
+	if cs, err := down.handshakeVersions("j.example.com", tls.VersionTLS12, tls.VersionTLS13, "h2", "http/1.1"); err != nil || cs.NegotiatedProtocol != "http/1.1" {
+		t.Fatalf("from the journal: %v, ALPN %q", err, cs.NegotiatedProtocol)
+	}
+}
