@@ -131,6 +131,16 @@ func TestDomainSettingsServed(t *testing.T) {
 		t.Fatalf("TLS 1.2 only: %v, %x, %q", err, cs.Version, cs.NegotiatedProtocol)
 	}
 
+	// TLS 1.0 on alone: an old client gets it, a TLS 1.2-only one is refused.
+	en.waitApplied(commit(t, st.Txn().PutDomainConfigs(configs("s.example.com",
+		fn("https_tls_version", "tls10", "on", "tls11", "off", "tls12", "off", "tls13", "off")))))
+	if cs, err := en.handshakeVersions("s.example.com", tls.VersionTLS10, tls.VersionTLS13); err != nil || cs.Version != tls.VersionTLS10 {
+		t.Fatalf("TLS 1.0 only: %v, %x", err, cs.Version)
+	}
+	if _, err := en.handshakeVersions("s.example.com", tls.VersionTLS12, tls.VersionTLS13); err == nil {
+		t.Fatal("TLS 1.2+ client got a handshake with only TLS 1.0 on")
+	}
+
 	// Removed: the listener's defaults again.
 	en.waitApplied(commit(t, st.Txn().PutDomainConfigs(configs("s.example.com"))))
 	if resp := en.getPlain("s.example.com", "/"); resp.StatusCode != 200 {
