@@ -250,3 +250,20 @@ func TestJournalKeepsConfigs(t *testing.T) {
 		t.Fatalf("from the journal: %v, ALPN %q", err, cs.NegotiatedProtocol)
 	}
 }
+
+// A wildcard domain's configs apply to every name it serves; an exact
+// domain under it has its own (here none).
+func TestWildcardSettings(t *testing.T) {
+	st := testStoreFor(t)
+	origin := newOrigin(t, "origin")
+	c := issue(t, "*.w.example.com")
+	putCertAndDomains(t, st, c, "c", domain(".w.example.com", "c", origin.source("20")), domain("exact.w.example.com", "c", origin.source("20")))
+	en := startEdge(t, st)
+	en.waitApplied(commit(t, st.Txn().PutDomainConfigs(configs(".w.example.com", fn("https_force", "enable", "on", "https_rewrite", "301")))))
+	if resp := en.getPlain("any.w.example.com", "/"); resp.StatusCode != 301 || resp.Header.Get("Location") != "https://any.w.example.com/" {
+		t.Fatalf("wildcard: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := en.getPlain("exact.w.example.com", "/"); resp.StatusCode != 200 {
+		t.Fatalf("exact under the wildcard: %d", resp.StatusCode)
+	}
+}
