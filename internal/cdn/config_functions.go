@@ -120,9 +120,9 @@ func (f function) normalize(given []store.FunctionArg) ([]store.FunctionArg, err
 		switch {
 		case !ok && s.required:
 			return nil, errFunctionArgsMalformed.WithMessage("The specified FunctionArgs is invalid: %s is missing.", s.name)
-		case !ok:
-			v = s.def
-		case v != "" && !s.valid(v), v == "" && s.required:
+		case v == "" && !s.required:
+			v = s.def // absent or empty: the default
+		case v == "" || !s.valid(v):
 			if s.header {
 				return nil, errHeaderKeyNotSupported
 			}

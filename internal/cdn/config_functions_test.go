@@ -17,6 +17,7 @@ func TestParseFunctions(t *testing.T) {
 		args     string // the first function's normalized args, "n=v,..."
 	}{
 		{"https_force defaults", `[{"functionName":"https_force","functionArgs":[{"argName":"enable","argValue":"on"}]}]`, nil, "enable=on,https_rewrite=301"},
+		{"empty is the default", `[{"functionName":"https_force","functionArgs":[{"argName":"enable","argValue":"on"},{"argName":"https_rewrite","argValue":""}]}]`, nil, "enable=on,https_rewrite=301"},
 		{"308", `[{"functionName":"https_force","functionArgs":[{"argName":"enable","argValue":"on"},{"argName":"https_rewrite","argValue":"308"}]}]`, nil, "enable=on,https_rewrite=308"},
 		{"tls", `[{"functionName":"https_tls_version","functionArgs":[{"argName":"tls12","argValue":"off"}]}]`, nil, "tls10=on,tls11=on,tls12=off,tls13=on"},
 		{"hsts number value", `[{"functionName":"HSTS","functionArgs":[{"argName":"enabled","argValue":"on"},{"argName":"https_hsts_max_age","argValue":600}]}]`, nil, "enabled=on,https_hsts_max_age=600,https_hsts_include_subdomains=off"},
