@@ -137,6 +137,16 @@ func (e *Edge) Handler() http.Handler { return e.proxy }
 
 type candidatesKey struct{}
 
+// settingsKey carries, in a proxied request's context, its domain's
+// settings and whether the visitor came over TLS, for the proxy's Rewrite
+// and ModifyResponse.
+type settingsKey struct{}
+
+type requestSettings struct {
+	s       *settings
+	overTLS bool
+}
+
 func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) http.Handler {
 	e.transport = &http.Transport{
 		Proxy: nil, // origins are reached directly, whatever the environment says
@@ -166,6 +176,15 @@ func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) ht
 			// Append to the visitor's X-Forwarded-For rather than replace it.
 			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
+			if rs, ok := pr.In.Context().Value(settingsKey{}).(requestSettings); ok {
+				applyHeaders(pr.Out.Header, rs.s.reqHeaders)
+			}
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if rs, ok := resp.Request.Context().Value(settingsKey{}).(requestSettings); ok {
+				rs.s.modifyResponse(resp.Header, rs.overTLS)
+			}
+			return nil
 		},
 		Transport:    rt,
 		ErrorHandler: e.proxyError,
@@ -194,7 +213,13 @@ func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) ht
 			plainError(w, "cdnd: unknown domain", http.StatusNotFound)
 			return
 		}
+		if d.settings.redirect(w, r) {
+			return
+		}
 		ctx := context.WithValue(r.Context(), candidatesKey{}, candidates(d.origins))
+		if d.settings != nil {
+			ctx = context.WithValue(ctx, settingsKey{}, requestSettings{d.settings, r.TLS != nil})
+		}
 		var b *idleBody
 		if r.Body != nil && r.Body != http.NoBody {
 			b = newIdleBody(r.Body, w, e.bodyIdle)
