@@ -1,7 +1,9 @@
 package main
 
 import (
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,4 +33,35 @@ func TestREADMEListsEveryFlag(t *testing.T) {
 		}
 	}
 	walk(rootCommand())
+}
+
+// TestREADMELayoutNamesEveryPackage keeps the Layout section a map of the
+// whole tree: every directory with Go files is named there, by its path
+// or, under internal/, by the path below it.
+func TestREADMELayoutNamesEveryPackage(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, layout, _ := strings.Cut(string(readme), "\n## Layout\n")
+	layout, _, _ = strings.Cut(layout, "\n## ")
+	err = filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != "../.." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || filepath.Ext(path) != ".go" || filepath.Dir(path) == "../.." {
+			return nil
+		}
+		pkg := filepath.ToSlash(strings.TrimPrefix(filepath.Dir(path), "../../"))
+		if !strings.Contains(layout, "`"+pkg) && !strings.Contains(layout, "`"+strings.TrimPrefix(pkg, "internal/")+"`") {
+			t.Errorf("package %s is not in the README's Layout", pkg)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
