@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -112,7 +113,10 @@ func TestClientsCdn20180510(t *testing.T) {
 	domains, env := a.prepareDomains(t, dir, "tea.example", "V3", "V1")
 	env["CDND_ENDPOINT"] = srv.APIAddr.String()
 
-	type run struct{ Set, Info, NotFound, WrongSecret, HttpsList clientCall }
+	type run struct {
+		Set, Info, NotFound, WrongSecret, HttpsList         clientCall
+		SetConfig, DescribeConfigs, BadConfig, DeleteConfig clientCall
+	}
 	var out struct {
 		Client string
 		V3, V1 run
@@ -170,5 +174,50 @@ func TestClientsCdn20180510(t *testing.T) {
 	}
 	if list.StatusCode != 200 || list.Body.TotalCount != 1 || !found {
 		t.Fatalf("V3 DescribeCdnHttpsDomainList: %s", out.V3.HttpsList.Body)
+	}
+
+	// Domain configuration, V3: set, described, refused, deleted.
+	var set struct {
+		teaResponse
+		Body struct {
+			DomainConfigList struct {
+				DomainConfigModel []struct {
+					DomainName, FunctionName string
+					ConfigID                 int64 `json:"configId"`
+				}
+			}
+		}
+	}
+	out.V3.SetConfig.ok(t, "V3 BatchSetCdnDomainConfig", &set)
+	if m := set.Body.DomainConfigList.DomainConfigModel; set.StatusCode != 200 || len(m) != 1 || m[0].DomainName != domains["V3"].name ||
+		m[0].FunctionName != "https_force" || m[0].ConfigID <= 0 {
+		t.Fatalf("V3 BatchSetCdnDomainConfig: %s", out.V3.SetConfig.Body)
+	}
+	var described struct {
+		teaResponse
+		Body struct {
+			DomainConfigs struct {
+				DomainConfig []struct {
+					FunctionName string
+					ConfigID     string `json:"configId"`
+					FunctionArgs struct {
+						FunctionArg []struct{ ArgName, ArgValue string }
+					}
+				}
+			}
+		}
+	}
+	out.V3.DescribeConfigs.ok(t, "V3 DescribeCdnDomainConfigs", &described)
+	if dc := described.Body.DomainConfigs.DomainConfig; len(dc) != 1 || dc[0].ConfigID != strconv.FormatInt(set.Body.DomainConfigList.DomainConfigModel[0].ConfigID, 10) ||
+		len(dc[0].FunctionArgs.FunctionArg) != 2 || dc[0].FunctionArgs.FunctionArg[0].ArgValue != "on" {
+		t.Fatalf("V3 DescribeCdnDomainConfigs: %s", out.V3.DescribeConfigs.Body)
+	}
+	if e := out.V3.BadConfig.failed(t, "V3 malformed Functions", "InvalidFunctions.Malformed"); e.StatusCode != 400 {
+		t.Fatalf("V3 malformed Functions: %+v", e)
+	}
+	var deleted struct{ teaResponse }
+	out.V3.DeleteConfig.ok(t, "V3 DeleteSpecificConfig", &deleted)
+	if deleted.StatusCode != 200 {
+		t.Fatalf("V3 DeleteSpecificConfig: %s", out.V3.DeleteConfig.Body)
 	}
 }

@@ -12,6 +12,14 @@ import (
 )
 
 func main() {
+	if err := rootCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "cdnd:", err)
+		os.Exit(1)
+	}
+}
+
+// rootCommand is the whole command tree.
+func rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "cdnd",
 		Short:         "A self-hostable CDN with an Alibaba Cloud CDN compatible API",
@@ -26,10 +34,7 @@ func main() {
 		Args:  cobra.NoArgs,
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "cdnd", buildVersion()) },
 	})
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "cdnd:", err)
-		os.Exit(1)
-	}
+	return root
 }
 
 // commandGroup is a command that only holds subcommands. Cobra answers an

@@ -4,7 +4,8 @@
 // (HMAC-SHA1, with signatureAlgorithm 'v2'). For each: set a certificate with
 // SetCdnDomainSSLCertificate, read it back with DescribeDomainCertificateInfo
 // and provoke two errors, which it surfaces as ClientError with code,
-// statusCode and data (the parsed body). V3 also lists the HTTPS domains.
+// statusCode and data (the parsed body). V3 also lists the HTTPS domains and
+// sets, describes, refuses and deletes a domain configuration.
 
 const Cdn = require('@alicloud/cdn20180510');
 const { $OpenApiUtil } = require('@alicloud/openapi-core');
@@ -42,6 +43,16 @@ main(async () => {
     };
     if (mode === 'V3') {
       r.httpsList = await outcome(() => good.describeCdnHttpsDomainList(new Cdn.DescribeCdnHttpsDomainListRequest({ pageSize: 20 })));
+      const setConfig = (functions) => good.batchSetCdnDomainConfig(new Cdn.BatchSetCdnDomainConfigRequest({ domainNames: domain, functions }));
+      r.setConfig = await outcome(() => setConfig(JSON.stringify([
+        { functionName: 'https_force', functionArgs: [{ argName: 'enable', argValue: 'on' }] },
+      ])));
+      r.describeConfigs = await outcome(() => good.describeCdnDomainConfigs(new Cdn.DescribeCdnDomainConfigsRequest({
+        domainName: domain, functionNames: 'https_force',
+      })));
+      r.badConfig = await outcome(() => setConfig('[{'));
+      const configId = r.setConfig.ok ? String(r.setConfig.body.body.domainConfigList.domainConfigModel[0].configId) : '0';
+      r.deleteConfig = await outcome(() => good.deleteSpecificConfig(new Cdn.DeleteSpecificConfigRequest({ domainName: domain, configId })));
     }
     result[mode] = r;
   }

@@ -48,8 +48,9 @@ func (s *Service) stopDomain(ctx context.Context, r *openapi.Request) (any, erro
 	return nil, s.updateDomain(ctx, r, setStatus(statusOffline))
 }
 
-// deleteDomain removes the domain; its certificate stays in the account's
-// repository, as on Alibaba Cloud.
+// deleteDomain removes the domain and its configs; its certificate stays in
+// the account's repository, as on Alibaba Cloud. The configs go in the same
+// transaction: a name added again, by any account, starts without them.
 func (s *Service) deleteDomain(ctx context.Context, r *openapi.Request) (any, error) {
 	return nil, store.RetryConflicts(ctx, func() error {
 		d, rev, err := s.loadDomain(ctx, account(r), r.Get("DomainName"))
@@ -63,6 +64,7 @@ func (s *Service) deleteDomain(ctx context.Context, r *openapi.Request) (any, er
 			Unchanged(store.DomainKey(d.Name), rev).
 			Delete(store.DomainKey(d.Name)).
 			Delete(store.OwnerKey(d.AccountID, d.Name)).
+			Delete(store.DomainConfigsKey(d.Name)).
 			Commit(ctx)
 		return err
 	})

@@ -131,6 +131,13 @@ func (s *Service) Actions() []openapi.Action {
 		// Ownership: 100 calls a second per account, as Alibaba documents.
 		{Name: "DescribeVerifyContent", Version: Version2018, Rate: 100, ReadOnly: true, Resources: one, Required: []string{"DomainName"}, Handle: s.describeVerifyContent},
 		{Name: "VerifyDomainOwner", Version: Version2018, Rate: 100, Resources: one, Required: []string{"DomainName", "VerifyType"}, Handle: s.verifyDomainOwner},
+		// Domain configuration; BatchSetCdnDomainConfig at the 3 calls a
+		// second its page gives.
+		{Name: "BatchSetCdnDomainConfig", Version: Version2018, Rate: 3, Resources: domainListResource("DomainNames"), Required: []string{"DomainNames", "Functions"}, Handle: s.batchSetDomainConfig},
+		{Name: "DescribeCdnDomainConfigs", Version: Version2018, Rate: 20, ReadOnly: true, Resources: one, Required: []string{"DomainName"}, Handle: s.describeDomainConfigs},
+		{Name: "DeleteSpecificConfig", Version: Version2018, Rate: 20, Resources: one, Required: []string{"DomainName", "ConfigId"}, Handle: s.deleteSpecificConfig},
+		{Name: "SetReqHeaderConfig", Version: Version2018, Rate: 30, Resources: one, Required: []string{"DomainName", "Key", "Value"}, Handle: s.setReqHeaderConfig},
+		{Name: "BatchDeleteCdnDomainConfig", Version: Version2018, Rate: 30, Resources: domainListResource("DomainNames"), Required: []string{"DomainNames", "FunctionNames"}, Handle: s.batchDeleteDomainConfig},
 		{Name: "DescribeCertificateInfoByID", Version: Version2018, Rate: 100, ReadOnly: true, GETOnly: true, Resources: all, Required: []string{"CertId"}, Handle: s.describeCertificateInfoByID},
 	}
 	for i := range actions {

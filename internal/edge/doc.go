@@ -17,9 +17,10 @@
 // parses and unseals nothing.
 //
 // One file per concern: index.go (names → records), handshake.go (SNI →
-// certificate), certcache.go and chain.go (lazy parse, bounded cache,
-// intermediates shared per CA), watch.go (store feed, applied-revision
-// reports), proxy.go (reverse proxy and origin failover), serve.go
+// certificate and the domain's TLS config), settings.go (a domain's
+// function configs: redirects, TLS versions, ALPN, HSTS, headers),
+// certcache.go and chain.go (lazy parse, bounded cache, intermediates
+// shared per CA), watch.go (store feed, applied-revision reports), proxy.go (reverse proxy and origin failover), serve.go
 // (listeners), metrics.go, and the fail-static snapshot: snapshot.go (its
 // two files), snapshotbase.go, journal.go, snapshotqueue.go and
 // snapshotwriter.go.

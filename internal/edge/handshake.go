@@ -31,6 +31,7 @@ func (e *Edge) newTLSConfig(def *tls.Certificate) *tls.Config {
 	//
 	// So the default certificate goes in Certificates, and getCertificate
 	// returns (nil, nil), never an error, when it has nothing to serve.
+	var refuse *tls.Config
 	if def != nil {
 		cfg.Certificates = []tls.Certificate{*def}
 		// A name that is one of our domains but has nothing to serve
@@ -39,23 +40,68 @@ func (e *Edge) newTLSConfig(def *tls.Certificate) *tls.Config {
 		// plain-HTTP-only site over TLS. For those handshakes only, a
 		// config without the default makes (nil, nil) answer
 		// unrecognized_name, as above.
-		refuse := cfg.Clone()
+		refuse = cfg.Clone()
 		refuse.Certificates = nil
-		cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-			if e.knownWithoutCertificate(hello.ServerName) {
-				return refuse, nil
-			}
+	}
+	// A domain's https_tls_version and https_option choose among configs
+	// built once here, so a handshake costs a lookup, not a copy.
+	variants := newTLSVariants(cfg)
+	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		name, ok := normalizeName(hello.ServerName)
+		if !ok {
 			return nil, nil // the listener's own config
 		}
+		d, serves := e.idx.handshakeView(name)
+		switch {
+		case d == nil:
+			return nil, nil
+		case !serves:
+			return refuse, nil // nil without a default: the listener's
+		}
+		return variants.forDomain(d.settings, hello.SupportedVersions), nil
 	}
 	return cfg
 }
 
-// knownWithoutCertificate reports whether sni names a domain of the index
-// that serves no certificate.
-func (e *Edge) knownWithoutCertificate(sni string) bool {
-	name, ok := normalizeName(sni)
-	return ok && e.idx.domain(name) != nil && e.idx.certFor(name) == nil
+// tlsVariants are the listener's config with one TLS version only (index
+// 1-4: TLS 1.0-1.3; 0: the listener's versions), each with and without h2
+// in ALPN. The variants have no GetConfigForClient: crypto/tls consults
+// only the listener's.
+type tlsVariants [5][2]*tls.Config
+
+func newTLSVariants(base *tls.Config) *tlsVariants {
+	var v tlsVariants
+	for i := range v {
+		for h2Off := range 2 {
+			c := base.Clone()
+			if i > 0 {
+				c.MinVersion = tlsVersionArgs[i-1].version
+				c.MaxVersion = c.MinVersion
+			}
+			if h2Off == 1 {
+				c.NextProtos = []string{"http/1.1"}
+			}
+			v[i][h2Off] = c
+		}
+	}
+	return &v
+}
+
+// forDomain is the config for a handshake of a domain with settings s; nil
+// (the listener's own) when s changes nothing of the handshake.
+func (v *tlsVariants) forDomain(s *settings, offered []uint16) *tls.Config {
+	if s == nil || (s.versions == nil && !s.h2Off) {
+		return nil
+	}
+	i := 0
+	if s.versions != nil {
+		i = int(s.tlsVersion(offered)-tls.VersionTLS10) + 1
+	}
+	h2Off := 0
+	if s.h2Off {
+		h2Off = 1
+	}
+	return v[i][h2Off]
 }
 
 // getCertificate picks the certificate for a handshake: SNI lower-cased

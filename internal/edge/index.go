@@ -1,8 +1,6 @@
 package edge
 
 import (
-	"github.com/cdnd/cdnd/internal/edge/cache"
-
 	"reflect"
 	"strings"
 	"sync"
@@ -52,17 +50,17 @@ type domainEntry struct {
 	origins []originGroup
 	// sources are the record's origins as stored, for the snapshot.
 	sources []store.Source
-	// cacheRules are the domain's cache functions; nil (until the
-	// configuration API sets them) means the cache's defaults.
-	cacheRules *cache.Rules
+	// settings are the domain's function configs, compiled; nil: none.
+	settings *settings
 }
 
-func newDomainEntry(d *store.Domain) *domainEntry {
+func newDomainEntry(d *store.Domain, s *settings) *domainEntry {
 	e := &domainEntry{
-		name:    ascii.Lower(d.Name),
-		online:  d.Status == "online",
-		origins: buildOrigins(d.Sources),
-		sources: d.Sources,
+		name:     ascii.Lower(d.Name),
+		online:   d.Status == "online",
+		origins:  buildOrigins(d.Sources),
+		sources:  d.Sources,
+		settings: s,
 	}
 	if d.HTTPS != nil {
 		e.cert = &certRef{account: d.AccountID, name: d.HTTPS.CertName}
@@ -75,14 +73,21 @@ func newDomainEntry(d *store.Domain) *domainEntry {
 // request) sees the state before a revision or after it, never half of it;
 // a change costs only the records it touches, which matters at 100k domains
 // where copying the maps per change would not do.
+//
+// A domain's configs are their own record: settings holds them compiled,
+// by domain name, whether or not the domain's record is there yet (the two
+// arrive in one revision, in either order), and every domain entry points
+// at its name's settings, so that a handshake reads the domain and its
+// settings in one lookup.
 type index struct {
-	mu      sync.RWMutex
-	domains map[string]*domainEntry // lower-cased name; wildcards as ".example.com"
-	certs   map[certRef]*certEntry
+	mu       sync.RWMutex
+	domains  map[string]*domainEntry // lower-cased name; wildcards as ".example.com"
+	settings map[string]*settings    // by the domains' key
+	certs    map[certRef]*certEntry
 }
 
 func newIndex() *index {
-	return &index{domains: map[string]*domainEntry{}, certs: map[certRef]*certEntry{}}
+	return &index{domains: map[string]*domainEntry{}, settings: map[string]*settings{}, certs: map[certRef]*certEntry{}}
 }
 
 // lookupLocked finds the domain that serves name (already normalised).
@@ -125,6 +130,36 @@ func (ix *index) certFor(name string) *certEntry {
 	return ix.certs[*d.cert]
 }
 
+// handshakeView returns the domain serving name and whether it serves a
+// certificate, read under one lock: one revision.
+func (ix *index) handshakeView(name string) (*domainEntry, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	d := ix.lookupLocked(name)
+	if d == nil {
+		return nil, false
+	}
+	return d, d.online && d.cert != nil && ix.certs[*d.cert] != nil
+}
+
+// setSettingsLocked installs the compiled configs of one domain and
+// re-points its entry at them (a copy: entries are immutable).
+func (ix *index) setSettingsLocked(c *store.DomainConfigs, deleted bool) {
+	name := ascii.Lower(c.Domain)
+	s := compileSettings(c)
+	if deleted || s == nil {
+		delete(ix.settings, name)
+		s = nil
+	} else {
+		ix.settings[name] = s
+	}
+	if d := ix.domains[name]; d != nil {
+		next := *d
+		next.settings = s
+		ix.domains[name] = &next
+	}
+}
+
 // apply applies one revision's changes at once and returns the certificate
 // entries it replaced or removed, whose parsed forms the caller drops from
 // the cache.
@@ -139,7 +174,9 @@ func (ix *index) apply(changes []store.Change) (gone []*certEntry, domains int) 
 				delete(ix.domains, name)
 				continue
 			}
-			ix.domains[name] = newDomainEntry(c.Domain)
+			ix.domains[name] = newDomainEntry(c.Domain, ix.settings[name])
+		case c.Configs != nil:
+			ix.setSettingsLocked(c.Configs, c.Deleted)
 		case c.Cert != nil:
 			ref := certRef{account: c.Cert.AccountID, name: c.Cert.Name}
 			old := ix.certs[ref]
@@ -168,10 +205,13 @@ func (ix *index) apply(changes []store.Change) (gone []*certEntry, domains int) 
 // and adopt, so reading ix's maps here without the lock races with nothing
 // but readers.
 func (ix *index) build(s *store.Served) *index {
-	next := &index{domains: make(map[string]*domainEntry, len(s.Domains)), certs: make(map[certRef]*certEntry, len(s.Certs))}
+	next := &index{domains: make(map[string]*domainEntry, len(s.Domains)), settings: make(map[string]*settings, len(s.Configs)), certs: make(map[certRef]*certEntry, len(s.Certs))}
+	for i := range s.Configs {
+		next.setSettingsLocked(&s.Configs[i], false)
+	}
 	for i := range s.Domains {
-		d := newDomainEntry(&s.Domains[i])
-		next.domains[d.name] = d
+		name := ascii.Lower(s.Domains[i].Name)
+		next.domains[name] = newDomainEntry(&s.Domains[i], next.settings[name])
 	}
 	for i := range s.Certs {
 		c := &s.Certs[i]
@@ -194,7 +234,7 @@ func (ix *index) adopt(next *index) (gone []*certEntry, domains int) {
 		}
 	}
 	ix.mu.Lock()
-	ix.domains, ix.certs = next.domains, next.certs
+	ix.domains, ix.settings, ix.certs = next.domains, next.settings, next.certs
 	ix.mu.Unlock()
 	return gone, len(next.domains)
 }
@@ -225,11 +265,11 @@ func normalizeName(s string) (string, bool) {
 }
 
 // records rebuilds, from the index, the records it was fed: what a
-// snapshot needs to feed it again.
-func (ix *index) records() (domains []store.Domain, certs []store.Cert) {
+// snapshot needs to feed it again (without its revision).
+func (ix *index) records() *store.Served {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	domains = make([]store.Domain, 0, len(ix.domains))
+	domains := make([]store.Domain, 0, len(ix.domains))
 	for _, d := range ix.domains {
 		rec := store.Domain{Name: d.name, Status: "offline", Sources: d.sources}
 		if d.online {
@@ -240,9 +280,13 @@ func (ix *index) records() (domains []store.Domain, certs []store.Cert) {
 		}
 		domains = append(domains, rec)
 	}
-	certs = make([]store.Cert, 0, len(ix.certs))
+	configs := make([]store.DomainConfigs, 0, len(ix.settings))
+	for _, s := range ix.settings {
+		configs = append(configs, *s.configs)
+	}
+	certs := make([]store.Cert, 0, len(ix.certs))
 	for _, c := range ix.certs {
 		certs = append(certs, store.Cert{AccountID: c.ref.account, Name: c.ref.name, ChainPEM: c.chain.String(), Key: c.key, Fingerprint: c.fingerprint})
 	}
-	return domains, certs
+	return &store.Served{Domains: domains, Configs: configs, Certs: certs}
 }

@@ -138,6 +138,16 @@ func (e *Edge) Handler() http.Handler { return e.proxy }
 
 type candidatesKey struct{}
 
+// settingsKey carries, in a proxied request's context, its domain's
+// settings and whether the visitor came over TLS, for the proxy's Rewrite
+// and ModifyResponse.
+type settingsKey struct{}
+
+type requestSettings struct {
+	s       *settings
+	overTLS bool
+}
+
 func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) http.Handler {
 	e.transport = &http.Transport{
 		Proxy: nil, // origins are reached directly, whatever the environment says
@@ -167,6 +177,15 @@ func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) ht
 			// Append to the visitor's X-Forwarded-For rather than replace it.
 			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
+			if rs, ok := pr.In.Context().Value(settingsKey{}).(requestSettings); ok {
+				applyHeaders(pr.Out.Header, rs.s.reqHeaders)
+			}
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if rs, ok := resp.Request.Context().Value(settingsKey{}).(requestSettings); ok {
+				rs.s.modifyResponse(resp.Header, rs.overTLS)
+			}
+			return nil
 		},
 		Transport:    rt,
 		ErrorHandler: e.proxyError,
@@ -195,7 +214,13 @@ func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) ht
 			plainError(w, "cdnd: unknown domain", http.StatusNotFound)
 			return
 		}
+		if d.settings.redirect(w, r) {
+			return
+		}
 		ctx := context.WithValue(r.Context(), candidatesKey{}, candidates(d.origins))
+		if d.settings != nil {
+			ctx = context.WithValue(ctx, settingsKey{}, requestSettings{d.settings, r.TLS != nil})
+		}
 		var b *idleBody
 		if r.Body != nil && r.Body != http.NoBody {
 			b = newIdleBody(r.Body, w, e.bodyIdle)
@@ -209,7 +234,8 @@ func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) ht
 		if e.httpCache != nil {
 			// The key is the domain's name as the index has it, never the
 			// Host as sent, and no scheme: HTTP and HTTPS share objects.
-			e.httpCache.Serve(w, r, cache.KeyFor(d.name, r.URL, d.cacheRules), d.cacheRules, rp)
+			rules := d.settings.cacheRules()
+			e.httpCache.Serve(w, r, cache.KeyFor(d.name, r.URL, rules), rules, rp)
 			return
 		}
 		rp.ServeHTTP(w, r)

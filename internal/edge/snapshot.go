@@ -27,8 +27,9 @@ func ReadSnapshot(path string) (*store.Served, error) {
 	if err != nil {
 		return nil, err
 	}
-	domains, certs := saved.idx.records()
-	return &store.Served{Revision: saved.revision, ClusterID: saved.clusterID, Domains: domains, Certs: certs}, nil
+	s := saved.idx.records()
+	s.Revision, s.ClusterID = saved.revision, saved.clusterID
+	return s, nil
 }
 
 // savedState is what the snapshot files hold, read into an index.

@@ -27,11 +27,13 @@ type baseHeader struct {
 	Revision  int64
 	ClusterID uint64
 	Domains   int
+	Configs   int
 	Certs     int
 }
 
 type baseChunk struct {
 	Domains []store.Domain
+	Configs []store.DomainConfigs
 	Certs   []baseCert
 	// Intermediates are the runs of intermediates (a chain minus its leaf)
 	// that this chunk's certificates use first. Every certificate of a CA
@@ -71,11 +73,16 @@ func writeBase(path string, s *store.Served) (int64, error) {
 
 func encodeBase(w io.Writer, s *store.Served) error {
 	enc := gob.NewEncoder(w)
-	if err := enc.Encode(baseHeader{Revision: s.Revision, ClusterID: s.ClusterID, Domains: len(s.Domains), Certs: len(s.Certs)}); err != nil {
+	if err := enc.Encode(baseHeader{Revision: s.Revision, ClusterID: s.ClusterID, Domains: len(s.Domains), Configs: len(s.Configs), Certs: len(s.Certs)}); err != nil {
 		return err
 	}
 	for i := 0; i < len(s.Domains); i += baseChunkLen {
 		if err := enc.Encode(baseChunk{Domains: s.Domains[i:min(i+baseChunkLen, len(s.Domains))]}); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < len(s.Configs); i += baseChunkLen {
+		if err := enc.Encode(baseChunk{Configs: s.Configs[i:min(i+baseChunkLen, len(s.Configs))]}); err != nil {
 			return err
 		}
 	}
@@ -133,7 +140,7 @@ func decodeBase(r io.Reader) (*store.Served, error) {
 	}
 	s := &store.Served{Revision: h.Revision, ClusterID: h.ClusterID}
 	var runs []string
-	for len(s.Domains) < h.Domains || len(s.Certs) < h.Certs {
+	for len(s.Domains) < h.Domains || len(s.Configs) < h.Configs || len(s.Certs) < h.Certs {
 		var chunk baseChunk
 		if err := dec.Decode(&chunk); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -142,6 +149,7 @@ func decodeBase(r io.Reader) (*store.Served, error) {
 			return nil, err
 		}
 		s.Domains = append(s.Domains, chunk.Domains...)
+		s.Configs = append(s.Configs, chunk.Configs...)
 		runs = append(runs, chunk.Intermediates...)
 		for _, c := range chunk.Certs {
 			if c.Intermediates < 0 || c.Intermediates >= len(runs) {
@@ -151,8 +159,8 @@ func decodeBase(r io.Reader) (*store.Served, error) {
 			s.Certs = append(s.Certs, c.Cert)
 		}
 	}
-	if len(s.Domains) != h.Domains || len(s.Certs) != h.Certs {
-		return nil, fmt.Errorf("%d domains and %d certificates, the header says %d and %d", len(s.Domains), len(s.Certs), h.Domains, h.Certs)
+	if len(s.Domains) != h.Domains || len(s.Configs) != h.Configs || len(s.Certs) != h.Certs {
+		return nil, fmt.Errorf("%d domains, %d configs and %d certificates, the header says %d, %d and %d", len(s.Domains), len(s.Configs), len(s.Certs), h.Domains, h.Configs, h.Certs)
 	}
 	return s, nil
 }

@@ -157,8 +157,9 @@ func (e *Edge) servedForBase() (*store.Served, uint64) {
 	e.loading.Lock()
 	defer e.loading.Unlock()
 	rev, cluster, epoch := e.Applied(), e.clusterID.Load(), e.snap.loadEpoch()
-	domains, certs := e.idx.records()
-	return &store.Served{Revision: rev, ClusterID: cluster, Domains: domains, Certs: certs}, epoch
+	s := e.idx.records()
+	s.Revision, s.ClusterID = rev, cluster
+	return s, epoch
 }
 
 func (w *snapshotWriter) dropJournal() {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -126,69 +125,3 @@ func (s *Store) APINodes(ctx context.Context) (int64, error) {
 }
 
 const apiNodesDir = "apinodes/"
-
-// AwaitApplied returns once every live edge has applied rev (at once when no
-// edge is registered), following the edges' reports through a watch rather
-// than polling them: it returns as soon as the last report it waits for is
-// committed, and costs one read when the edges are already there. An edge
-// whose lease runs out is no longer waited for.
-func (s *Store) AwaitApplied(ctx context.Context, rev int64) error {
-	ctx = lead(ctx)
-	for {
-		err := s.awaitApplied(ctx, rev)
-		if !errors.Is(err, ErrCompacted) {
-			return err
-		}
-	}
-}
-
-func (s *Store) awaitApplied(ctx context.Context, rev int64) error {
-	prefix := s.abs(Key(edgesDir))
-	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix())
-	if err != nil {
-		return wrap(err)
-	}
-	applied := make(map[string]int64, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		var e Edge
-		if decode(kv.Key, kv.Value, &e) == nil {
-			applied[string(kv.Key)] = e.Applied
-		}
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	watch := s.cli.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1))
-	for !allApplied(applied, rev) {
-		wr, ok := <-watch
-		if !ok {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("%w: watch closed", ErrUnavailable)
-		}
-		if wr.CompactRevision != 0 {
-			return ErrCompacted
-		}
-		if err := wr.Err(); err != nil {
-			return wrap(err)
-		}
-		for _, ev := range wr.Events {
-			var e Edge
-			if ev.Type == clientv3.EventTypeDelete || decode(ev.Kv.Key, ev.Kv.Value, &e) != nil {
-				delete(applied, string(ev.Kv.Key))
-				continue
-			}
-			applied[string(ev.Kv.Key)] = e.Applied
-		}
-	}
-	return nil
-}
-
-func allApplied(applied map[string]int64, rev int64) bool {
-	for _, a := range applied {
-		if a < rev {
-			return false
-		}
-	}
-	return true
-}

@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func edgesByID(t *testing.T, st *Store) map[string]Edge {
@@ -162,4 +165,70 @@ func TestAwaitAppliedFollowsReports(t *testing.T) {
 	if err := st.AwaitApplied(cctx, 1000); err == nil {
 		t.Fatal("AwaitApplied with a cancelled context returned nil")
 	}
+}
+
+// Many concurrent AwaitApplied callers read once each and share one watch
+// of the reports: a watch per call (as first written) made 64 callers hang
+// here, and under write load made the edges' own watch queue behind theirs,
+// so the API answered ServiceBusy for changes the edges had applied.
+func TestAwaitAppliedManyCallers(t *testing.T) {
+	st := newStore(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a hang fails, not a slow run
+	defer cancel()
+	edge := st.RegisterEdge("edge")
+	defer edge.Close(ctx)
+	if err := edge.Report(ctx, Edge{Applied: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	waitAll := func(rev func(n int64) int64, calls int64) *sync.WaitGroup {
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Go(func() {
+				for n := range calls {
+					if err := st.AwaitApplied(ctx, rev(n)); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		return &wg
+	}
+
+	ranges := etcdCounter(t, "etcd_mvcc_range_total")
+	waitAll(func(n int64) int64 { return n + 1 }, 20).Wait()
+	if d := etcdCounter(t, "etcd_mvcc_range_total") - ranges; d > 64*20 {
+		t.Errorf("1280 waits for applied revisions read the store %v times", d)
+	}
+
+	// Behind: every caller waits for the one report that brings the edge
+	// to 2000.
+	wg := waitAll(func(int64) int64 { return 2000 }, 1)
+	for applied := int64(1100); applied <= 2000; applied += 100 {
+		if err := edge.Report(ctx, Edge{Applied: applied}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+}
+
+// etcdCounter reads one of the embedded member's counters.
+func etcdCounter(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		var sum float64
+		for _, m := range mf.GetMetric() {
+			sum += m.GetCounter().GetValue()
+		}
+		return sum
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +57,13 @@ type Store struct {
 	// derived stores (WithPrefix) share the client and do not close it.
 	derived bool
 	log     *slog.Logger
+	// background runs the store's own watches (see reportsView); Close
+	// ends it before the client goes.
+	background context.Context
+	stop       context.CancelFunc
+
+	reportsOnce sync.Once
+	reports     *reportsView
 }
 
 // Open starts the embedded etcd member (or connects to the external cluster)
@@ -119,6 +127,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.nonces = &nonceLeases{cli: s.cli}
 	s.retained = &nonceLeases{cli: s.cli}
+	s.background, s.stop = context.WithCancel(context.Background())
 	return s, nil
 }
 
@@ -204,7 +213,7 @@ func deferLogin(starting *atomic.Bool) grpc.UnaryClientInterceptor {
 // WithPrefix returns a Store sharing s's connection whose keys live under
 // another prefix. Tests use it to isolate themselves on one etcd.
 func (s *Store) WithPrefix(prefix string) *Store {
-	return &Store{cli: s.cli, prefix: prefix + "/v1/", nonces: s.nonces, retained: s.retained, closing: s.closing, derived: true, log: s.log}
+	return &Store{cli: s.cli, prefix: prefix + "/v1/", nonces: s.nonces, retained: s.retained, closing: s.closing, derived: true, log: s.log, background: s.background, stop: s.stop}
 }
 
 // Close releases the client and stops the embedded member, if any. Closing
@@ -214,6 +223,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closing.Store(true)
+	s.stop()
 	err := s.cli.Close()
 	if errors.Is(err, context.Canceled) {
 		err = nil // the client reports its own shutdown so

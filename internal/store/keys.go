@@ -9,6 +9,7 @@ const (
 	servedDir   = "served/"
 	domainsDir  = servedDir + "domains/"
 	certsDir    = servedDir + "certs/"
+	configsDir  = servedDir + "configs/" // configs/{domain}: the domain's function configs
 	accountsDir = "accounts/"
 	keysDir     = "accesskeys/"
 	ownersDir   = "owners/" // owners/{account}/{domain}: per-account domain index
@@ -32,6 +33,7 @@ const (
 )
 
 func DomainKey(name string) Key                 { return Key(domainsDir + name) }
+func DomainConfigsKey(domain string) Key        { return Key(configsDir + domain) }
 func CertKey(account, name string) Key          { return Key(certsDir + account + "/" + name) }
 func AccountKey(id string) Key                  { return Key(accountsDir + id) }
 func AccessKeyKey(id string) Key                { return Key(keysDir + id) }
@@ -50,11 +52,14 @@ func (s *Store) abs(k Key) string { return s.prefix + string(k) }
 // ownersPrefix lists one account's domains.
 func ownersPrefix(account string) Key { return Key(ownersDir + account + "/") }
 
-// splitServed tells what a key under served/ names: a domain or a certificate.
+// splitServed tells what a key under served/ names: a domain, a domain's
+// configs or a certificate.
 func splitServed(rel string) (kind, account, name string) {
 	switch {
 	case strings.HasPrefix(rel, domainsDir):
 		return "domain", "", rel[len(domainsDir):]
+	case strings.HasPrefix(rel, configsDir):
+		return "configs", "", rel[len(configsDir):]
 	case strings.HasPrefix(rel, certsDir):
 		account, name, _ := strings.Cut(rel[len(certsDir):], "/")
 		return "cert", account, name

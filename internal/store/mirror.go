@@ -164,5 +164,14 @@ func (m *Mirror) WaitFor(ctx context.Context, rev int64) error {
 	}
 }
 
+// Progress returns the revision the mirror has applied and a channel
+// closed when it applies a later one, for callers that wait on something
+// other than a revision.
+func (m *Mirror) Progress() (int64, <-chan struct{}) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rev, m.applied
+}
+
 // Ready is closed once the first load is applied.
 func (m *Mirror) Ready() <-chan struct{} { return m.ready }

@@ -20,25 +20,45 @@ func (s *Store) DomainsOf(ctx context.Context, account string) ([]string, error)
 // GetDomains reads the named domains, a hundred per read; names that do not
 // exist are skipped.
 func (s *Store) GetDomains(ctx context.Context, names []string) ([]Versioned[Domain], error) {
-	ops := make([]clientv3.Op, len(names))
+	keys := make([]Key, len(names))
 	for i, n := range names {
-		ops[i] = clientv3.OpGet(s.abs(DomainKey(n)))
+		keys[i] = DomainKey(n)
+	}
+	found, err := getMany[Domain](ctx, s, keys)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]Versioned[Domain], 0, len(names))
-	// etcd bounds the operations in one transaction (128 by default).
-	for start := 0; start < len(ops); start += 100 {
-		end := min(start+100, len(ops))
-		resp, err := s.cli.Txn(lead(ctx)).Then(ops[start:end]...).Commit()
+	for _, k := range keys {
+		if v, ok := found[k]; ok {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// getMany reads the records at keys, a hundred per transaction (etcd bounds
+// the operations in one, 128 by default); keys without a record are absent
+// from the answer.
+func getMany[T any](ctx context.Context, s *Store, keys []Key) (map[Key]Versioned[T], error) {
+	out := make(map[Key]Versioned[T], len(keys))
+	for start := 0; start < len(keys); start += 100 {
+		end := min(start+100, len(keys))
+		ops := make([]clientv3.Op, 0, end-start)
+		for _, k := range keys[start:end] {
+			ops = append(ops, clientv3.OpGet(s.abs(k)))
+		}
+		resp, err := s.cli.Txn(lead(ctx)).Then(ops...).Commit()
 		if err != nil {
 			return nil, wrap(err)
 		}
-		for _, r := range resp.Responses {
+		for i, r := range resp.Responses {
 			for _, kv := range r.GetResponseRange().Kvs {
-				var d Domain
-				if err := decode(kv.Key, kv.Value, &d); err != nil {
+				var v T
+				if err := decode(kv.Key, kv.Value, &v); err != nil {
 					return nil, err
 				}
-				out = append(out, Versioned[Domain]{Value: d, Revision: kv.ModRevision})
+				out[keys[start+i]] = Versioned[T]{Value: v, Revision: kv.ModRevision}
 			}
 		}
 	}

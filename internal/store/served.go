@@ -18,14 +18,16 @@ type Served struct {
 	Revision  int64
 	ClusterID uint64
 	Domains   []Domain
+	Configs   []DomainConfigs
 	Certs     []Cert
 }
 
-// Change is one served record changed at one revision. Exactly one of Domain
-// and Cert is set; Deleted says the record is gone (then only its name, and
-// for a certificate its account, are set).
+// Change is one served record changed at one revision. Exactly one of
+// Domain, Configs and Cert is set; Deleted says the record is gone (then
+// only its name, and for a certificate its account, are set).
 type Change struct {
 	Domain  *Domain
+	Configs *DomainConfigs
 	Cert    *Cert
 	Deleted bool
 }
@@ -60,6 +62,8 @@ func (s *Store) LoadServed(ctx context.Context) (*Served, error) {
 			case c.Deleted:
 			case c.Domain != nil:
 				out.Domains = append(out.Domains, *c.Domain)
+			case c.Configs != nil:
+				out.Configs = append(out.Configs, *c.Configs)
 			case c.Cert != nil:
 				out.Certs = append(out.Certs, *c.Cert)
 			}
@@ -119,6 +123,9 @@ func (s *Store) decodeServed(key, value []byte, deleted bool) Change {
 	case "domain":
 		c.Domain = &Domain{}
 		v = c.Domain
+	case "configs":
+		c.Configs = &DomainConfigs{}
+		v = c.Configs
 	case "cert":
 		c.Cert = &Cert{}
 		v = c.Cert
@@ -131,9 +138,12 @@ func (s *Store) decodeServed(key, value []byte, deleted bool) Change {
 			c.Deleted = true
 		}
 	}
-	if c.Domain != nil {
+	switch {
+	case c.Domain != nil:
 		c.Domain.Name = name
-	} else {
+	case c.Configs != nil:
+		c.Configs.Domain = name
+	default:
 		c.Cert.AccountID, c.Cert.Name = account, name
 	}
 	return c
