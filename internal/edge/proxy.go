@@ -146,6 +146,10 @@ type settingsKey struct{}
 type requestSettings struct {
 	s       *settings
 	overTLS bool
+	// cached: the response goes through the HTTP cache, which stores it
+	// for both schemes, so the response settings are applied as it is
+	// served (settingsWriter), not as it comes from the origin.
+	cached bool
 }
 
 func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) http.Handler {
@@ -182,7 +186,7 @@ func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) ht
 			}
 		},
 		ModifyResponse: func(resp *http.Response) error {
-			if rs, ok := resp.Request.Context().Value(settingsKey{}).(requestSettings); ok {
+			if rs, ok := resp.Request.Context().Value(settingsKey{}).(requestSettings); ok && !rs.cached {
 				rs.s.modifyResponse(resp.Header, rs.overTLS)
 			}
 			return nil
@@ -219,7 +223,7 @@ func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) ht
 		}
 		ctx := context.WithValue(r.Context(), candidatesKey{}, candidates(d.origins))
 		if d.settings != nil {
-			ctx = context.WithValue(ctx, settingsKey{}, requestSettings{d.settings, r.TLS != nil})
+			ctx = context.WithValue(ctx, settingsKey{}, requestSettings{d.settings, r.TLS != nil, e.httpCache != nil})
 		}
 		var b *idleBody
 		if r.Body != nil && r.Body != http.NoBody {
@@ -235,6 +239,9 @@ func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) ht
 			// The key is the domain's name as the index has it, never the
 			// Host as sent, and no scheme: HTTP and HTTPS share objects.
 			rules := d.settings.cacheRules()
+			if d.settings != nil {
+				w = &settingsWriter{ResponseWriter: w, s: d.settings, overTLS: r.TLS != nil}
+			}
 			e.httpCache.Serve(w, r, cache.KeyFor(d.name, r.URL, rules), rules, rp)
 			return
 		}

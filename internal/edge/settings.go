@@ -182,6 +182,35 @@ func (s *settings) modifyResponse(h http.Header, overTLS bool) {
 	}
 }
 
+// settingsWriter applies a domain's response settings to whatever is
+// written: the HTTP cache's hits as well as its misses, so that an object
+// stored from a plain HTTP fetch gets HSTS when served over HTTPS, and one
+// stored from HTTPS never carries it over plain HTTP.
+type settingsWriter struct {
+	http.ResponseWriter
+	s       *settings
+	overTLS bool
+	wrote   bool
+}
+
+func (w *settingsWriter) WriteHeader(code int) {
+	if !w.wrote && code >= 200 {
+		w.wrote = true
+		w.s.modifyResponse(w.Header(), w.overTLS)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *settingsWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *settingsWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // tlsVersion is the version a handshake for the domain is to use: the
 // highest the client offers among those on, as a server that supports
 // exactly those would pick; when there is none, the lowest one on, so that

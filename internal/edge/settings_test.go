@@ -9,9 +9,11 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cdnd/cdnd/internal/edge/cache"
 	"github.com/cdnd/cdnd/internal/store"
 )
 
@@ -265,5 +267,55 @@ func TestWildcardSettings(t *testing.T) {
 	}
 	if resp := en.getPlain("exact.w.example.com", "/"); resp.StatusCode != 200 {
 		t.Fatalf("exact under the wildcard: %d", resp.StatusCode)
+	}
+}
+
+// Through the HTTP cache, a domain's response settings are applied as each
+// answer is served: an object stored from a plain HTTP fetch gets HSTS over
+// HTTPS, and the same object never carries it over plain HTTP.
+func TestCachedAnswersGetSettingsAsServed(t *testing.T) {
+	st := testStoreFor(t)
+	var fetches atomic.Int32
+	origin := &testOrigin{srv: httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		w.Header().Set("Cache-Control", "max-age=600")
+		_, _ = io.WriteString(w, "object")
+	}))}
+	t.Cleanup(origin.srv.Close)
+	hc, err := cache.New(cache.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hc.Close)
+	c := issue(t, "hsts.example.com")
+	putCertAndDomains(t, st, c, "c", domain("hsts.example.com", "c", origin.source("20")))
+	en := startEdge(t, st, withConfig(func(cfg *Config) { cfg.HTTPCache = hc }))
+	en.waitApplied(commit(t, st.Txn().PutDomainConfigs(configs("hsts.example.com",
+		fn("HSTS", "enabled", "on", "https_hsts_max_age", "600", "https_hsts_include_subdomains", "off"),
+		fn("set_resp_header", "key", "x-tenant", "value", "one", "header_operation_type", "add", "duplicate", "off"),
+	))))
+
+	const hsts = "max-age=600"
+	for i, step := range []struct {
+		overTLS bool
+		xcache  string
+	}{{false, "MISS"}, {true, "HIT"}, {false, "HIT"}, {true, "HIT"}} {
+		var resp *http.Response
+		if step.overTLS {
+			resp = en.getTLS("hsts.example.com", "/obj")
+		} else {
+			resp = en.getPlain("hsts.example.com", "/obj")
+		}
+		want := ""
+		if step.overTLS {
+			want = hsts
+		}
+		if got := resp.Header.Get("Strict-Transport-Security"); got != want || resp.Header.Get("X-Tenant") != "one" ||
+			!strings.HasPrefix(resp.Header.Get("X-Cache"), step.xcache) {
+			t.Errorf("request %d (TLS %v): HSTS %q (want %q), X-Tenant %q, X-Cache %q", i, step.overTLS, got, want, resp.Header.Get("X-Tenant"), resp.Header.Get("X-Cache"))
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("origin fetched %d times, want 1", n)
 	}
 }
