@@ -54,8 +54,8 @@ type diskItem struct {
 	vary []string
 }
 
-// diskQueue bounds the writes waiting: when the disk cannot keep up,
-// further entries are kept in memory only.
+// diskQueue bounds the writes waiting: when the disk cannot keep up, the
+// oldest waiting are kept in memory only.
 const diskQueue = 256
 
 const tmpPrefix = ".tmp-"
@@ -211,16 +211,26 @@ func (d *diskTier) remove(id string) {
 	removeAll(doomed)
 }
 
-// put queues e to be written; it is dropped when the queue is full.
+// put queues e to be written. When the disk cannot keep up and the queue
+// is full, the oldest write waiting is dropped rather than e: the disk
+// tier then holds the most recent objects, as its recency order promises,
+// instead of freezing at whatever got there before the burst.
 func (d *diskTier) put(e *entry) {
 	d.queueMu.RLock()
 	defer d.queueMu.RUnlock()
 	if d.closed {
 		return
 	}
-	select {
-	case d.queue <- e:
-	default:
+	for {
+		select {
+		case d.queue <- e:
+			return
+		default:
+		}
+		select {
+		case <-d.queue:
+		default:
+		}
 	}
 }
 
