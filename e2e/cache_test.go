@@ -72,7 +72,7 @@ func addCachedDomain(t *testing.T, client *cdn.Client, edgeAddr string, o *count
 		t.Fatalf("AddCdnDomain: %v", err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		resp, _ := edgeGet(t, edgeAddr, name, http.MethodGet, "/ready-probe/x", nil)
+		resp, _ := plainRequest(t, edgeAddr, name, http.MethodGet, "/ready-probe/x", nil)
 		if resp.StatusCode != http.StatusNotFound || resp.Header.Get("X-Cache") != "" {
 			return name
 		}
@@ -82,7 +82,7 @@ func addCachedDomain(t *testing.T, client *cdn.Client, edgeAddr string, o *count
 	}
 }
 
-func edgeGet(t *testing.T, addr, host, method, path string, hdr map[string]string) (*http.Response, string) {
+func plainRequest(t *testing.T, addr, host, method, path string, hdr map[string]string) (*http.Response, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, "http://"+addr+path, nil)
 	req.Host = host
@@ -146,7 +146,7 @@ func TestEdgeCacheServesFromCache(t *testing.T) {
 		{"POST", "/static/a.txt", nil, 200, "BYPASS TCP_MISS", "content of /static/a.txt", 2},
 	}
 	for i, s := range steps {
-		resp, body := edgeGet(t, edgeAddr, name, s.method, s.path, s.hdr)
+		resp, body := plainRequest(t, edgeAddr, name, s.method, s.path, s.hdr)
 		if resp.StatusCode != s.status || resp.Header.Get("X-Cache") != s.xcache || body != s.body {
 			t.Errorf("step %d %s %s: %d %q %q, want %d %q %q", i, s.method, s.path, resp.StatusCode, resp.Header.Get("X-Cache"), body, s.status, s.xcache, s.body)
 		}
@@ -159,7 +159,7 @@ func TestEdgeCacheServesFromCache(t *testing.T) {
 	}
 	// Another domain on the same origin has its own copy.
 	other := addCachedDomain(t, a.cdn, edgeAddr, o)
-	if resp, _ := edgeGet(t, edgeAddr, other, "GET", "/static/a.txt", nil); resp.Header.Get("X-Cache") != "MISS TCP_MISS" {
+	if resp, _ := plainRequest(t, edgeAddr, other, "GET", "/static/a.txt", nil); resp.Header.Get("X-Cache") != "MISS TCP_MISS" {
 		t.Errorf("another domain's first request: X-Cache %q, want a miss", resp.Header.Get("X-Cache"))
 	}
 	if got := metricValue(t, `cdnd_edge_http_cache_requests_total{result="hit"}`) - hitsBefore; got < 4 {
@@ -229,16 +229,73 @@ func TestEdgeCacheWarmAfterRestart(t *testing.T) {
 		client := sdkClient(t, rootAccessKeyID, rootAccessKeySecret)
 		client.Domain = node.APIAddr.String()
 		name = addCachedDomain(t, client, node.HTTPAddr.String(), o)
-		if resp, _ := edgeGet(t, node.HTTPAddr.String(), name, "GET", "/static/warm", nil); resp.Header.Get("X-Cache") != "MISS TCP_MISS" {
+		if resp, _ := plainRequest(t, node.HTTPAddr.String(), name, "GET", "/static/warm", nil); resp.Header.Get("X-Cache") != "MISS TCP_MISS" {
 			t.Fatalf("first request: X-Cache %q", resp.Header.Get("X-Cache"))
 		}
 	})
 	node := startNode(t, adjust)
-	resp, body := edgeGet(t, node.HTTPAddr.String(), name, "GET", "/static/warm", nil)
+	resp, body := plainRequest(t, node.HTTPAddr.String(), name, "GET", "/static/warm", nil)
 	if resp.Header.Get("X-Cache") != "HIT TCP_HIT" || body != "content of /static/warm" {
 		t.Errorf("after restart: X-Cache %q body %q, want a disk hit", resp.Header.Get("X-Cache"), body)
 	}
 	if got := o.count("/static/warm"); got != 1 {
 		t.Errorf("origin hits %d, want 1", got)
+	}
+}
+
+// Cache rules set through BatchSetCdnDomainConfig: a file-type TTL stores
+// what the origin leaves without a lifetime, a directory's forced code TTL
+// stores its 404s, and set_hashkey_args keeps one parameter in the key.
+func TestEdgeCacheRules(t *testing.T) {
+	o := newCountingOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/missing/"):
+			http.NotFound(w, r)
+		case r.URL.Path == "/q":
+			w.Header().Set("Cache-Control", "max-age=600")
+			_, _ = io.WriteString(w, "q "+r.URL.RawQuery)
+		default: // no lifetime, no validator: not stored without a rule
+			_, _ = io.WriteString(w, "content of "+r.URL.Path)
+		}
+	})
+	a := newAccount(t)
+	edgeAddr := srv.HTTPAddr.String()
+	name := addCachedDomain(t, a.cdn, edgeAddr, o)
+	get := func(path string) string {
+		resp, _ := plainRequest(t, edgeAddr, name, "GET", path, nil)
+		return strings.Fields(resp.Header.Get("X-Cache") + " ?")[0]
+	}
+	get("/img/a.jpg")
+	if x := get("/img/a.jpg"); o.count("/img/a.jpg") != 2 {
+		t.Fatalf("without a rule the object is stored: X-Cache %s, origin hits %d", x, o.count("/img/a.jpg"))
+	}
+
+	functions := `[
+		{"functionName":"filetype_based_ttl_set","functionArgs":[{"argName":"ttl","argValue":"600"},{"argName":"file_type","argValue":"JPG,png"},{"argName":"weight","argValue":"10"}]},
+		{"functionName":"path_force_ttl_code","functionArgs":[{"argName":"path","argValue":"/missing/"},{"argName":"code_string","argValue":"404=60"}]},
+		{"functionName":"set_hashkey_args","functionArgs":[{"argName":"hashkey_args","argValue":"a"}]}]`
+	if _, err := a.setConfig(name, functions); err != nil {
+		t.Fatalf("BatchSetCdnDomainConfig: %v", err)
+	}
+	a.configs(t, name, "", "")
+
+	for i, s := range []struct {
+		path, xcache string
+		originPath   string
+		originHits   int
+	}{
+		{"/img/a.jpg", "MISS", "/img/a.jpg", 3},
+		{"/img/a.jpg", "HIT", "/img/a.jpg", 3},
+		{"/img/b.gif", "BYPASS", "/img/b.gif", 1},
+		{"/img/b.gif", "BYPASS", "/img/b.gif", 2},
+		{"/missing/x", "MISS", "/missing/x", 1},
+		{"/missing/x", "HIT", "/missing/x", 1},
+		{"/q?a=1&t=2", "MISS", "/q", 1},
+		{"/q?t=3&a=1", "HIT", "/q", 1},
+		{"/q?a=2&t=2", "MISS", "/q", 2},
+	} {
+		if got := get(s.path); got != s.xcache || o.count(s.originPath) != s.originHits {
+			t.Errorf("step %d %s: X-Cache %s, origin hits %d; want %s, %d", i, s.path, got, o.count(s.originPath), s.xcache, s.originHits)
+		}
 	}
 }

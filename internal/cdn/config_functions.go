@@ -59,6 +59,54 @@ var functions = map[string]function{
 	},
 	"set_resp_header": headerFunction,
 	"set_req_header":  headerFunction,
+
+	// Cache rules ("Cache settings" in Alibaba's user guide). A rule for
+	// the same file types, or the same directory, replaces the earlier one.
+	"filetype_based_ttl_set": ttlFunction("file_type", fileTypes),
+	"path_based_ttl_set":     ttlFunction("path", directory),
+	"filetype_force_ttl_code": {
+		args: []argSpec{{name: "file_type", required: true, valid: fileTypes}, {name: "code_string", required: true, valid: codeString}},
+		key:  "file_type",
+	},
+	"path_force_ttl_code": {
+		args: []argSpec{{name: "path", required: true, valid: directory}, {name: "code_string", required: true, valid: codeString}},
+		key:  "path",
+	},
+	"default_ttl_code": {
+		args: []argSpec{{name: "default_ttl_code", required: true, valid: codeString}},
+	},
+	// Which query parameters the cache key keeps: only the listed ones
+	// (set_hashkey_args; disable=on keeps none), or all but the listed
+	// (ali_remove_args). A domain has one of the two.
+	"set_hashkey_args": {
+		args: []argSpec{
+			{name: "hashkey_args", valid: argNames},
+			{name: "disable", def: "off", valid: onOff},
+		},
+		replaces: []string{"ali_remove_args"},
+	},
+	"ali_remove_args": {
+		args:     []argSpec{{name: "ali_remove_args", required: true, valid: argNames}},
+		replaces: []string{"set_hashkey_args"},
+	},
+}
+
+// ttlFunction is filetype_based_ttl_set or path_based_ttl_set: what the
+// rule covers (scope, validated by valid), for how long objects are fresh,
+// its weight among the rules that cover one request, and whether the
+// origin's own lifetime wins (swift_origin_cache_high) or every use is
+// validated first (force_revalidate).
+func ttlFunction(scope string, valid func(string) bool) function {
+	return function{
+		args: []argSpec{
+			{name: "ttl", required: true, valid: intIn(0, maxTTL)},
+			{name: scope, required: true, valid: valid},
+			{name: "weight", def: "1", valid: intIn(1, 99)},
+			{name: "swift_origin_cache_high", def: "off", valid: onOff},
+			{name: "force_revalidate", def: "off", valid: onOff},
+		},
+		key: scope,
+	}
 }
 
 // headerFunction adds, changes or removes one header of the responses

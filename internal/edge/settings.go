@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cdnd/cdnd/internal/edge/cache"
 	"github.com/cdnd/cdnd/internal/store"
@@ -91,6 +92,74 @@ var compilers = map[string]func(s *settings, c *store.FunctionConfig){
 	"set_req_header": func(s *settings, c *store.FunctionConfig) {
 		s.reqHeaders = append(s.reqHeaders, newHeaderOp(c))
 	},
+	"filetype_based_ttl_set": func(s *settings, c *store.FunctionConfig) {
+		r := s.rules()
+		r.TTL = append(r.TTL, ttlRule(c, cache.TTLRule{Extensions: fileTypes(c.Arg("file_type"))}))
+	},
+	"path_based_ttl_set": func(s *settings, c *store.FunctionConfig) {
+		r := s.rules()
+		r.TTL = append(r.TTL, ttlRule(c, cache.TTLRule{Path: c.Arg("path")}))
+	},
+	"filetype_force_ttl_code": func(s *settings, c *store.FunctionConfig) {
+		r := s.rules()
+		r.CodeTTL = append(r.CodeTTL, codeTTLs(c.Arg("code_string"), cache.CodeTTL{Extensions: fileTypes(c.Arg("file_type"))})...)
+	},
+	"path_force_ttl_code": func(s *settings, c *store.FunctionConfig) {
+		r := s.rules()
+		r.CodeTTL = append(r.CodeTTL, codeTTLs(c.Arg("code_string"), cache.CodeTTL{Path: c.Arg("path")})...)
+	},
+	"default_ttl_code": func(s *settings, c *store.FunctionConfig) {
+		s.rules().DefaultCodeTTL = codeTTLs(c.Arg("default_ttl_code"), cache.CodeTTL{})
+	},
+	"set_hashkey_args": func(s *settings, c *store.FunctionConfig) {
+		r := s.rules()
+		r.KeepArgsSet, r.KeepArgs = true, nil
+		if c.Arg("disable") != "on" { // on: the key keeps no parameter
+			r.KeepArgs = argNames(c.Arg("hashkey_args"))
+		}
+	},
+	"ali_remove_args": func(s *settings, c *store.FunctionConfig) {
+		s.rules().RemoveArgs = argNames(c.Arg("ali_remove_args"))
+	},
+}
+
+// rules returns the domain's cache rules, started when a cache function
+// is compiled.
+func (s *settings) rules() *cache.Rules {
+	if s.cache == nil {
+		s.cache = &cache.Rules{}
+	}
+	return s.cache
+}
+
+// ttlRule completes scope with a ttl function's lifetime, weight and
+// flags. The API validated every value.
+func ttlRule(c *store.FunctionConfig, scope cache.TTLRule) cache.TTLRule {
+	scope.TTL = time.Duration(atoiOr(c.Arg("ttl"), 0)) * time.Second
+	scope.Weight = atoiOr(c.Arg("weight"), 1)
+	scope.OriginFirst = c.Arg("swift_origin_cache_high") == "on"
+	scope.ForceRevalidate = c.Arg("force_revalidate") == "on"
+	return scope
+}
+
+// codeTTLs parses a code_string ("403=10,4xx=2") into pairs of scope.
+func codeTTLs(codes string, scope cache.CodeTTL) []cache.CodeTTL {
+	var out []cache.CodeTTL
+	for _, pair := range strings.Split(codes, ",") {
+		code, ttl, _ := strings.Cut(pair, "=")
+		p := scope
+		p.Code, p.TTL = strings.ToLower(code), time.Duration(atoiOr(ttl, 0))*time.Second
+		out = append(out, p)
+	}
+	return out
+}
+
+// fileTypes are a file_type list as the cache compares them: lower case.
+func fileTypes(v string) []string { return strings.Split(strings.ToLower(v), ",") }
+
+// argNames are a parameter list, separated by spaces or commas.
+func argNames(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' })
 }
 
 // tlsVersionArgs are https_tls_version's arguments, lowest version first.

@@ -101,6 +101,12 @@ func TestFreshnessLifetime(t *testing.T) {
 		{"forced code ttl", 404, []string{"Cache-Control", "max-age=600"}, &Rules{CodeTTL: []CodeTTL{{Code: "4xx", TTL: 2 * time.Second}, {Code: "404", TTL: 3 * time.Second}}}, 3 * time.Second},
 		{"default code ttl yields to origin", 404, []string{"Cache-Control", "max-age=600"}, &Rules{DefaultCodeTTL: []CodeTTL{{Code: "404", TTL: 3 * time.Second}}}, 600 * time.Second},
 		{"default code ttl", 403, nil, &Rules{DefaultCodeTTL: []CodeTTL{{Code: "4xx", TTL: 3 * time.Second}}}, 3 * time.Second},
+		{"code ttl of the request's file type", 404, []string{"Cache-Control", "max-age=600"}, &Rules{CodeTTL: []CodeTTL{
+			{Code: "404", TTL: time.Second, Extensions: []string{"png"}},
+			{Code: "404", TTL: 4 * time.Second, Extensions: []string{"jpg"}},
+		}}, 4 * time.Second},
+		{"code ttl of another directory", 404, []string{"Cache-Control", "max-age=600"}, &Rules{CodeTTL: []CodeTTL{{Code: "404", TTL: time.Second, Path: "/img/"}}}, 600 * time.Second},
+		{"code ttl of the request's directory", 404, nil, &Rules{CodeTTL: []CodeTTL{{Code: "4xx", TTL: 5 * time.Second, Path: "/"}}}, 5 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

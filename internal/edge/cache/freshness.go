@@ -90,7 +90,7 @@ func applyRules(rules *Rules, p string, status int, lifetime time.Duration, expl
 	if rules == nil {
 		return lifetime
 	}
-	if ttl, ok := codeTTL(rules.CodeTTL, status); ok {
+	if ttl, ok := codeTTL(rules.CodeTTL, p, status); ok {
 		return ttl
 	}
 	if status == http.StatusOK {
@@ -102,7 +102,7 @@ func applyRules(rules *Rules, p string, status int, lifetime time.Duration, expl
 			return r.TTL
 		}
 	}
-	if ttl, ok := codeTTL(rules.DefaultCodeTTL, status); ok && !explicit {
+	if ttl, ok := codeTTL(rules.DefaultCodeTTL, p, status); ok && !explicit {
 		return ttl
 	}
 	return lifetime

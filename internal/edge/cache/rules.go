@@ -57,10 +57,30 @@ type TTLRule struct {
 }
 
 // CodeTTL is one "code=ttl" pair of a code_string: Code is "403" or a
-// class "4xx".
+// class "4xx". Extensions or Path limit it to some requests
+// (filetype_force_ttl_code, path_force_ttl_code); with neither it covers
+// every request.
 type CodeTTL struct {
-	Code string
-	TTL  time.Duration
+	Code       string
+	TTL        time.Duration
+	Extensions []string
+	Path       string
+}
+
+// covers reports whether the pair applies to a request for p.
+func (c CodeTTL) covers(p string) bool {
+	switch {
+	case c.Path != "":
+		return strings.HasPrefix(p, c.Path)
+	case len(c.Extensions) > 0:
+		return slices.Contains(c.Extensions, extension(p))
+	}
+	return true
+}
+
+// extension is p's file type as the rules name it: lower case, no dot.
+func extension(p string) string {
+	return strings.TrimPrefix(strings.ToLower(path.Ext(p)), ".")
 }
 
 // ttlRule returns the rule that covers p, or nil.
@@ -68,7 +88,7 @@ func (r *Rules) ttlRule(p string) *TTLRule {
 	if r == nil {
 		return nil
 	}
-	ext := strings.TrimPrefix(strings.ToLower(path.Ext(p)), ".")
+	ext := extension(p)
 	var best *TTLRule
 	for i := range r.TTL {
 		t := &r.TTL[i]
@@ -81,18 +101,16 @@ func (r *Rules) ttlRule(p string) *TTLRule {
 	return best
 }
 
-// codeTTL finds status in list: an exact code first, then its class.
-func codeTTL(list []CodeTTL, status int) (time.Duration, bool) {
+// codeTTL finds status in the pairs of list that cover p: an exact code
+// first, then its class.
+func codeTTL(list []CodeTTL, p string, status int) (time.Duration, bool) {
 	code := strconv.Itoa(status)
 	class := code[:1] + "xx"
-	for _, c := range list {
-		if c.Code == code {
-			return c.TTL, true
-		}
-	}
-	for _, c := range list {
-		if strings.EqualFold(c.Code, class) {
-			return c.TTL, true
+	for _, want := range []string{code, class} {
+		for _, c := range list {
+			if strings.EqualFold(c.Code, want) && c.covers(p) {
+				return c.TTL, true
+			}
 		}
 	}
 	return 0, false
