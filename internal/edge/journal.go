@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/cdnd/cdnd/internal/atomicfile"
 	"github.com/cdnd/cdnd/internal/store"
 )
 
@@ -121,7 +122,7 @@ func (j *journal) append(records []journalRecord) (int, error) {
 	if _, err := j.f.Write(j.buf); err != nil {
 		return 0, err
 	}
-	if err := syncFile(j.f); err != nil {
+	if err := atomicfile.Sync(j.f); err != nil {
 		return 0, err
 	}
 	j.size += int64(len(j.buf))

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/cdnd/cdnd/internal/atomicfile"
 	"github.com/cdnd/cdnd/internal/store"
 )
 
@@ -110,44 +111,8 @@ func (e *Edge) startFromSnapshot() *snapshotFiles {
 	return files
 }
 
-// replaceFile writes a file through write and puts it at path atomically:
-// a crash leaves the old file or the new one, never part of one, and once
-// it returns the new file survives a crash. The file (0600: it holds sealed
-// keys) is returned open, at its end.
+// replaceFile writes a snapshot file through write and puts it at path
+// atomically (atomicfile.Replace); it holds sealed keys, hence 0600.
 func replaceFile(path string, write func(*os.File) error) (*os.File, error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return nil, err
-	}
-	err = write(f)
-	if err == nil {
-		err = syncFile(f)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, err
-	}
-	return f, nil
-}
-
-// syncFile makes what was written to a file durable. A variable so that
-// tests can make it fail, as a full or broken disk does.
-var syncFile = (*os.File).Sync
-
-// syncDir makes a rename in dir durable: until then a crash may bring back
-// the file the rename replaced.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(syncFile(d), d.Close())
+	return atomicfile.Replace(path, "."+filepath.Base(path)+"-*", write)
 }

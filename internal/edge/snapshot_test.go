@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cdnd/cdnd/internal/atomicfile"
 	"github.com/cdnd/cdnd/internal/store"
 )
 
@@ -533,15 +534,15 @@ func TestSnapshotMetrics(t *testing.T) {
 // flag is set, as on a full or broken disk.
 func failSyncs(t *testing.T) *atomic.Bool {
 	var failing atomic.Bool
-	real := syncFile
-	syncFile = func(f *os.File) error {
+	real := atomicfile.Sync
+	atomicfile.Sync = func(f *os.File) error {
 		if failing.Load() {
 			return errors.New("injected: no space left on device")
 		}
 		return real(f)
 	}
 	// Registered before any edge starts, so it runs after they stopped.
-	t.Cleanup(func() { syncFile = real })
+	t.Cleanup(func() { atomicfile.Sync = real })
 	return &failing
 }
 

@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cdnd/cdnd/internal/atomicfile"
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
@@ -255,10 +255,9 @@ func (d *diskTier) writer() {
 	}
 }
 
-// write puts e's file in place atomically, as internal/edge/snapshot.go's
-// replaceFile does: a temporary file, fsync, rename, fsync of the
-// directory. A crash leaves the old file or the new one, and a torn
-// temporary file is removed by the next rebuild.
+// write puts e's file in place atomically (atomicfile.Replace): a crash
+// leaves the old file or the new one, and a torn temporary file is removed
+// by the next rebuild.
 func (d *diskTier) write(e *entry) error {
 	b := e.encode()
 	if int64(len(b)) > d.max {
@@ -269,21 +268,14 @@ func (d *diskTier) write(e *entry) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+	f, err := atomicfile.Replace(p, tmpPrefix+"*", func(f *os.File) error {
+		_, err := f.Write(b)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(b)
-	err = cmp.Or(err, f.Sync(), f.Close())
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
-		f.Close()
-		os.Remove(f.Name())
+	if err := f.Close(); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -294,14 +286,6 @@ func (d *diskTier) write(e *entry) error {
 	// only if it is the same id, which addLocked removed first.
 	removeAll(slices.DeleteFunc(doomed, func(f string) bool { return f == p }))
 	return nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(f.Sync(), f.Close())
 }
 
 func (d *diskTier) used() int64 {
