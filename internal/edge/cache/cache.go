@@ -329,6 +329,16 @@ func (c *Cache) fill(w http.ResponseWriter, r *http.Request, key, path string, r
 	defer timer.Stop()
 	for joins := 0; ; joins++ {
 		f, lead := c.flights.join(key)
+		if lead {
+			// A flight may have landed between this request's lookup and
+			// its join: what it stored answers this request too, or a
+			// herd arriving as the first fetch ends would fetch again.
+			if e, onDisk, usable := c.recheck(key, r, stale, arrival); usable {
+				c.answerFlight(key, f, e, false)
+				c.serveEntry(w, r, e, hitAnswer(onDisk), c.now())
+				return
+			}
+		}
 		if lead || joins == maxJoins {
 			if !lead {
 				f = nil
@@ -358,16 +368,29 @@ func (c *Cache) fill(w http.ResponseWriter, r *http.Request, key, path string, r
 			c.serveEntry(w, r, e, ans, c.now())
 			return
 		}
-		now := c.now()
-		if e, onDisk := c.lookup(key, r); e != nil {
-			// Validated since this request came is as good as fresh.
-			if !e.respTime.Before(arrival) || (e.fresh(now) && acceptable(r, parseCacheControl(r.Header), e, now)) {
-				c.serveEntry(w, r, e, hitAnswer(onDisk), now)
-				return
-			}
+		e, onDisk, usable := c.recheck(key, r, stale, arrival)
+		if usable {
+			c.serveEntry(w, r, e, hitAnswer(onDisk), c.now())
+			return
+		}
+		if e != nil {
 			stale = e
 		}
 	}
+}
+
+// recheck looks key up again for a request that arrived at arrival and
+// found seen (maybe nil), not usable: another entry stored or validated
+// since is as good as fresh for it, and any other must be fresh and
+// acceptable now. It returns what it found and whether that answers r.
+func (c *Cache) recheck(key string, r *http.Request, seen *entry, arrival time.Time) (e *entry, onDisk, usable bool) {
+	e, onDisk = c.lookup(key, r)
+	if e == nil || e == seen {
+		return e, onDisk, false
+	}
+	now := c.now()
+	usable = !e.respTime.Before(arrival) || (e.fresh(now) && acceptable(r, parseCacheControl(r.Header), e, now))
+	return e, onDisk, usable
 }
 
 // revalidateInBackground starts a fetch of key that nobody waits for,
