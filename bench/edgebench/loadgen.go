@@ -276,7 +276,7 @@ func generate(s loadSpec, handshake func(addr, sni string) error) (loadResult, e
 		go pace(s.Rate, tokens, stopTicker)
 	}
 	time.Sleep(s.Warmup)
-	srv0, err := cpuTimes(s.ServerPIDs)
+	srv0, err := procstat.CPUTimes(s.ServerPIDs)
 	if err != nil {
 		return loadResult{}, err
 	}
@@ -294,7 +294,7 @@ func generate(s loadSpec, handshake func(addr, sni string) error) (loadResult, e
 	time.Sleep(s.Duration)
 	phase.Store(done)
 	window := time.Since(t0)
-	srv1, err1 := cpuTimes(s.ServerPIDs)
+	srv1, err1 := procstat.CPUTimes(s.ServerPIDs)
 	cli1, err2 := procstat.CPUTime(os.Getpid())
 	all1, err3 := machineCPU()
 	close(stopTicker)

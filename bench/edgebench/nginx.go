@@ -34,7 +34,7 @@ type nginxProc struct {
 // server's (worker_processes 1: the worker does the handshakes).
 func (p *nginxProc) pids() []int {
 	pid := p.cmd.Process.Pid
-	return append([]int{pid}, children(pid)...)
+	return append([]int{pid}, procstat.Children(pid)...)
 }
 
 // writeNginxConf writes a configuration with one server block per domain,

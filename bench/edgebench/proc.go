@@ -11,34 +11,6 @@ import (
 	"github.com/cdnd/cdnd/bench/internal/procstat"
 )
 
-// cpuTimes sums cpuTime over pids (nginx is a master and a worker).
-func cpuTimes(pids []int) (time.Duration, error) {
-	var sum time.Duration
-	for _, p := range pids {
-		t, err := procstat.CPUTime(p)
-		if err != nil {
-			return 0, err
-		}
-		sum += t
-	}
-	return sum, nil
-}
-
-// children lists a process's direct children (Linux 3.5+, CONFIG_PROC_CHILDREN).
-func children(pid int) []int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	if err != nil {
-		return nil
-	}
-	var out []int
-	for _, f := range strings.Fields(string(b)) {
-		if n, err := strconv.Atoi(f); err == nil {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // pinning runs processes on fixed cores with taskset, so that the server
 // under test and the load generator never compete for a core. Without
 // taskset (util-linux) commands run unpinned and the report says so.
@@ -114,7 +86,7 @@ func otherLoad(pids []int, window time.Duration) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	p0, err := cpuTimes(pids)
+	p0, err := procstat.CPUTimes(pids)
 	if err != nil {
 		return 0, err
 	}
@@ -123,7 +95,7 @@ func otherLoad(pids []int, window time.Duration) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	p1, err := cpuTimes(pids)
+	p1, err := procstat.CPUTimes(pids)
 	if err != nil {
 		return 0, err
 	}

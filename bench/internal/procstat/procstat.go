@@ -82,3 +82,32 @@ func FreePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
+
+// CPUTimes sums CPUTime over pids (nginx is a master and its workers).
+func CPUTimes(pids []int) (time.Duration, error) {
+	var sum time.Duration
+	for _, p := range pids {
+		t, err := CPUTime(p)
+		if err != nil {
+			return 0, err
+		}
+		sum += t
+	}
+	return sum, nil
+}
+
+// Children lists a process's direct children (Linux 3.5+,
+// CONFIG_PROC_CHILDREN).
+func Children(pid int) []int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
