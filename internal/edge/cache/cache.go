@@ -446,7 +446,7 @@ func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, key, path string, 
 	cp := &capture{header: http.Header{}, limit: c.maxObject}
 	cp.decide = func(cp *capture) captureMode {
 		now := c.now()
-		if stale != nil && (cp.status == http.StatusNotModified || (serverError(cp.status) && c.staleIfError(stale, rules, now))) {
+		if stale != nil && (cp.status == http.StatusNotModified || (rules.stale().originError(cp.status) && staleIfError(stale, rules, now))) {
 			return modeAbsorb
 		}
 		pol = responsePolicy(out, cp.status, cp.header, now, rules, path)
@@ -469,6 +469,10 @@ func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, key, path string, 
 		}
 		h["Age"] = ageSeconds(initialAge(cp.header, reqTime, now))
 		h["X-Cache"] = ans.xcache
+		if pol.store && pol.follow {
+			h["Cache-Control"] = visitorCacheControl(pol.lifetime)
+			delete(h, "Expires")
+		}
 		w.WriteHeader(cp.status)
 		cp.client = w
 		return modeStream
@@ -533,18 +537,10 @@ func (c *Cache) answerFlight(key string, f *flight, e *entry, stale bool) {
 	c.flights.land(key, f, false)
 }
 
-func serverError(status int) bool {
-	return status == 500 || status == 502 || status == 503 || status == 504
-}
-
 // staleIfError reports whether e may answer in place of an origin error
-// at now (RFC 5861, Section 4; Rules.ServeStale).
-func (c *Cache) staleIfError(e *entry, rules *Rules, now time.Time) bool {
-	window := e.pol.sie
-	if rules != nil {
-		window = max(window, rules.ServeStale)
-	}
-	return !e.pol.noStale && !e.pol.validate && e.staleFor(now) <= window
+// at now (RFC 5861, Section 4; the domain's StaleRule).
+func staleIfError(e *entry, rules *Rules, now time.Time) bool {
+	return !e.pol.noStale && !e.pol.validate && e.staleFor(now) <= rules.stale().window(e.pol.sie)
 }
 
 // runOrigin runs the origin handler into cp. The reverse proxy ends a
@@ -574,6 +570,10 @@ func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, e *entry, ans
 	}
 	h["Age"] = ageSeconds(e.age(now))
 	h["X-Cache"] = ans.xcache
+	if e.pol.follow {
+		h["Cache-Control"] = visitorCacheControl(e.pol.lifetime)
+		delete(h, "Expires")
+	}
 	cw := &countingWriter{ResponseWriter: w}
 	if e.status == http.StatusOK {
 		if _, ok := e.header["Content-Type"]; !ok {
