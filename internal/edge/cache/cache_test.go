@@ -575,3 +575,27 @@ func FuzzParseCacheControl(f *testing.F) {
 		}
 	})
 }
+
+// TestPlainHitAnswersAsServeContent: a hit without conditions is written
+// directly; its header must be what ServeContent gives a conditional
+// request that it answers in full.
+func TestPlainHitAnswersAsServeContent(t *testing.T) {
+	lm := time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)
+	hs := newHarness(t, Config{}, fixed("0123456789", "Cache-Control", "max-age=100", "Last-Modified", lm))
+	hs.get("/a")
+	plain, body := hs.get("/a")
+	old := time.Now().Add(-48 * time.Hour).UTC().Format(http.TimeFormat)
+	cond, condBody := hs.get("/a", "If-Modified-Since", old)
+	if plain.StatusCode != 200 || cond.StatusCode != 200 || body != condBody || body != "0123456789" {
+		t.Fatalf("plain %d %q, conditional %d %q", plain.StatusCode, body, cond.StatusCode, condBody)
+	}
+	for _, f := range []string{"Content-Length", "Accept-Ranges", "Content-Type", "Last-Modified", "Cache-Control", "X-Cache"} {
+		if p, c := plain.Header.Values(f), cond.Header.Values(f); strings.Join(p, ",") != strings.Join(c, ",") {
+			t.Errorf("%s: plain %q, through ServeContent %q", f, p, c)
+		}
+	}
+	head, headBody := hs.do(http.MethodHead, "/a")
+	if head.Header.Get("Content-Length") != "10" || headBody != "" {
+		t.Errorf("HEAD: Content-Length %q, body %q", head.Header.Get("Content-Length"), headBody)
+	}
+}
