@@ -70,10 +70,10 @@ func waitTaskComplete(t *testing.T, c *cdn.Client, id string, within time.Durati
 // still answers the others from its cache.
 func TestRefreshObjectCachesPurgesByType(t *testing.T) {
 	for _, tc := range []struct {
-		objectType       string
-		path             string // after http://{domain}
+		objectType        string
+		path              string // after http://{domain}
 		purged, untouched []string
-		wantType         string
+		wantType          string
 	}{
 		{"File", "/static/a.txt", []string{"/static/a.txt"}, []string{"/static/b.txt", "/static/a.txt?v=1"}, "file"},
 		{"", "/static/a.txt?v=1", []string{"/static/a.txt?v=1"}, []string{"/static/a.txt"}, "file"},
