@@ -115,6 +115,8 @@ type Cache struct {
 	varyMu sync.Mutex
 	varies map[string]*varyRef
 
+	purges purges
+
 	bg sync.WaitGroup // background revalidations
 }
 
@@ -273,6 +275,10 @@ func acceptable(r *http.Request, rcc directives, e *entry, now time.Time) bool {
 func (c *Cache) lookup(key string, r *http.Request) (*entry, bool) {
 	id := variantID(key, variantOf(r, c.fieldsFor(key)))
 	if e := c.mem.get(id); e != nil {
+		if c.purges.covers(key, e.fetched) {
+			c.forget(id)
+			return nil, false
+		}
 		return e, false
 	}
 	if c.disk == nil {
@@ -282,8 +288,20 @@ func (c *Cache) lookup(key string, r *http.Request) (*entry, bool) {
 	if e == nil {
 		return nil, false
 	}
+	if c.purges.covers(key, e.fetched) {
+		c.forget(id)
+		return nil, false
+	}
 	c.mem.put(e)
 	return e, true
+}
+
+// forget removes a purged entry from both tiers.
+func (c *Cache) forget(id string) {
+	c.mem.remove(id)
+	if c.disk != nil {
+		c.disk.remove(id)
+	}
 }
 
 // store publishes e in the tiers.
@@ -374,7 +392,7 @@ func (c *Cache) fill(w http.ResponseWriter, r *http.Request, key, path string, r
 		}
 		// The leader's answer serves this request if it is the variant
 		// it selects.
-		if e := f.entry; e != nil && variantOf(r, e.vary) == e.variant {
+		if e := f.entry; e != nil && variantOf(r, e.vary) == e.variant && !c.purges.covers(key, e.fetched) {
 			ans := ansMemHit
 			if f.stale {
 				ans = ansStale
@@ -494,11 +512,14 @@ func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, key, path string, 
 	aborted := runOrigin(origin, cp, out)
 	c.obs.Fetched(cp.fromOrigin)
 	respTime := c.now()
+	if respTime.Sub(reqTime) > fetchSlack {
+		pol.store = false // a purge's rule may be gone by now (purge.go)
+	}
 	switch {
 	case cp.mode == modeAbsorb && cp.status == http.StatusNotModified:
 		e := stale.refreshed(cp.header, reqTime, respTime)
 		e.pol = responsePolicy(out, e.status, e.header, respTime, rules, path)
-		if e.pol.store {
+		if e.pol.store && respTime.Sub(reqTime) <= fetchSlack {
 			c.store(e)
 		}
 		c.answerFlight(key, f, e, false)
@@ -525,7 +546,7 @@ func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, key, path string, 
 		delete(h, "Age")
 		delete(h, "X-Cache")
 		e := &entry{key: key, vary: fields, variant: variantOf(r, fields), status: cp.status, header: h,
-			body: cp.body, respTime: respTime, initialAge: initialAge(cp.header, reqTime, respTime), pol: pol}
+			body: cp.body, respTime: respTime, fetched: reqTime, initialAge: initialAge(cp.header, reqTime, respTime), pol: pol}
 		c.store(e)
 		c.answerFlight(key, f, e, false)
 		if cp.mode == modeStream {

@@ -48,10 +48,11 @@ type diskTier struct {
 
 // diskItem is what the index knows of a file.
 type diskItem struct {
-	file string
-	size int64
-	key  string
-	vary []string
+	file    string
+	size    int64
+	key     string
+	vary    []string
+	fetched time.Time
 }
 
 // diskQueue bounds the writes waiting: when the disk cannot keep up, the
@@ -113,7 +114,7 @@ func (d *diskTier) rebuild() error {
 		if d.fileOf(id) != p {
 			return os.Remove(p) // not where its key puts it: not ours
 		}
-		all = append(all, found{id, diskItem{file: p, size: size, key: m.Key, vary: m.Vary}, mtime})
+		all = append(all, found{id, diskItem{file: p, size: size, key: m.Key, vary: m.Vary, fetched: time.Unix(0, m.Fetched)}, mtime})
 		return nil
 	})
 	if err != nil {
@@ -279,13 +280,29 @@ func (d *diskTier) write(e *entry) error {
 		return err
 	}
 	d.mu.Lock()
-	d.addLocked(e.id(), diskItem{file: p, size: int64(len(b)), key: e.key, vary: e.vary})
+	d.addLocked(e.id(), diskItem{file: p, size: int64(len(b)), key: e.key, vary: e.vary, fetched: e.fetched})
 	doomed := d.takeDoomedLocked()
 	d.mu.Unlock()
 	// An entry evicted now may share its file with the one just written
 	// only if it is the same id, which addLocked removed first.
 	removeAll(slices.DeleteFunc(doomed, func(f string) bool { return f == p }))
 	return nil
+}
+
+// sweep removes every entry keep refuses (purge.go).
+func (d *diskTier) sweep(keep func(key string, fetched time.Time) bool) {
+	d.mu.Lock()
+	ids := d.lru.Keys()
+	d.mu.Unlock()
+	for _, id := range ids {
+		d.mu.Lock()
+		if it, ok := d.lru.Peek(id); ok && !keep(it.key, it.fetched) {
+			d.lru.Remove(id)
+		}
+		doomed := d.takeDoomedLocked()
+		d.mu.Unlock()
+		removeAll(doomed)
+	}
 }
 
 func (d *diskTier) used() int64 {
