@@ -237,6 +237,14 @@ func (c *Cache) sweep() {
 	c.purges.mu.Unlock()
 }
 
+// admitToDisk says whether a queued disk write is still wanted: not if a
+// purge covers the entry, nor if it waited in the queue for longer than a
+// sweep lets a rule outlive the entries it saw (the entry was in neither
+// tier then, and the rule that covers it may be gone).
+func (c *Cache) admitToDisk(e *entry) bool {
+	return c.now().Sub(e.fetched) <= fetchSlack && !c.purges.covers(e.key, e.fetched)
+}
+
 // since is d without the rules older than t; nil when none is left.
 func (d *domainPurges) since(t time.Time) *domainPurges {
 	n := &domainPurges{exact: map[string]time.Time{}, paths: map[string]time.Time{}}
