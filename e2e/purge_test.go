@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -374,5 +375,58 @@ func TestDescribeRefreshTasksFiltersAndPages(t *testing.T) {
 	req.EndTime = time.Now().UTC().Add(-30 * time.Minute).Format("2006-01-02T15:04:05Z")
 	if got := listTasks(t, a.cdn, req); got.TotalCount != 0 {
 		t.Errorf("before they were made: %+v", got)
+	}
+}
+
+// A RAM user allowed cdn:RefreshObjectCaches on one domain purges it and
+// nothing else: a call that names another domain of the account, alone or
+// with the allowed one, is refused whole and writes no task; the audit
+// trail holds each call with the domains it named.
+func TestRefreshUnderRAMPolicy(t *testing.T) {
+	o := newCountingOrigin(t, cacheTestOrigin)
+	a := newAccount(t)
+	mine := addCachedDomain(t, a.cdn, srv.HTTPAddr.String(), o)
+	other := addCachedDomain(t, a.cdn, srv.HTTPAddr.String(), o)
+	arn := func(d string) string { return "acs:cdn:*:" + a.ID + ":domain/" + d }
+	doc := fmt.Sprintf(`{"Version":"1","Statement":[{"Effect":"Allow","Action":["cdn:RefreshObjectCaches","cdn:DescribeRefresh*"],"Resource":%q}]}`, arn(mine))
+	bot := newRobot(t, ramClient(t, a.AccessKeyID, a.Secret), "purger", []string{doc})
+
+	id, err := refresh(bot.cdn, "File", "http://"+mine+"/static/a.txt")
+	if err != nil {
+		t.Fatalf("allowed domain: %v", err)
+	}
+	_, err = refresh(bot.cdn, "File", "http://"+other+"/static/a.txt")
+	wantAPIError(t, err, "NoPermission", 403)
+	_, err = refresh(bot.cdn, "Directory", "http://"+mine+"/static/", "http://"+other+"/static/")
+	wantAPIError(t, err, "NoPermission", 403)
+	if n := listTasks(t, a.cdn, cdn.CreateDescribeRefreshTasksRequest()).TotalCount; n != 1 {
+		t.Errorf("%d tasks, want the one allowed", n)
+	}
+	if tasks, err := taskByID(a.cdn, id); err != nil || len(tasks) != 1 {
+		t.Errorf("the allowed task: %+v %v", tasks, err)
+	}
+
+	var trail struct {
+		Events []struct {
+			PrincipalName, Action, Code string
+			Resources                   []string
+		}
+	}
+	q := url.Values{"AccountId": {a.ID}, "Action": {"RefreshObjectCaches"}}
+	if st := adminCall(t, http.MethodGet, "/admin/v1/audit?"+q.Encode(), nil, &trail); st != 200 {
+		t.Fatalf("audit: %d", st)
+	}
+	seen := map[string]bool{}
+	for _, e := range trail.Events {
+		seen[e.PrincipalName+" "+e.Code+" "+strings.Join(e.Resources, ",")] = true
+	}
+	for _, want := range []string{
+		"purger OK " + arn(mine),
+		"purger NoPermission " + arn(other),
+		"purger NoPermission " + arn(mine) + "," + arn(other),
+	} {
+		if !seen[want] {
+			t.Errorf("audit lacks %q; has %v", want, seen)
+		}
 	}
 }
