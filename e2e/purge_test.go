@@ -284,7 +284,7 @@ func quota(t *testing.T, c *cdn.Client) *cdn.DescribeRefreshQuotaResponse {
 
 // The daily quotas: what a call uses shows in DescribeRefreshQuota, and a
 // call past what is left is refused whole (QuotaExceeded.Refresh,
-// QuotaExceeded.Preload) and uses nothing.
+// PreloadQueueFull) and uses nothing.
 func TestRefreshQuotas(t *testing.T) {
 	o := newCountingOrigin(t, cacheTestOrigin)
 	a := newAccount(t)
@@ -325,7 +325,7 @@ func TestRefreshQuotas(t *testing.T) {
 	}
 	req := cdn.CreatePushObjectCacheRequest()
 	req.ObjectPath = "http://" + name + "/one-more"
-	wantAPIError(t, unthrottled(func() error { _, err := a.cdn.PushObjectCache(req); return err }), "QuotaExceeded.Preload", 400)
+	wantAPIError(t, unthrottled(func() error { _, err := a.cdn.PushObjectCache(req); return err }), "PreloadQueueFull", 403)
 	if q = quota(t, a.cdn); q.PreloadRemain != "0" {
 		t.Errorf("PreloadRemain %s, want 0", q.PreloadRemain)
 	}

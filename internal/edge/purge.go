@@ -122,11 +122,12 @@ func unescaped(p string) string {
 // prefetch fetches each path of a task through the edge's own handler,
 // as a visitor's request would, in the background.
 func (e *Edge) prefetch(p *store.Purge) {
-	var header http.Header
+	// Alibaba's prefetches ask for gzip unless WithHeader says otherwise
+	// (https://www.alibabacloud.com/help/en/cdn/developer-reference/api-cdn-2018-05-10-pushobjectcache).
+	header := http.Header{"Accept-Encoding": {"gzip"}}
 	if p.Header != "" {
 		var h map[string]string
 		if json.Unmarshal([]byte(p.Header), &h) == nil {
-			header = http.Header{}
 			for k, v := range h {
 				header.Set(k, v)
 			}
