@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
+
+	"github.com/cdnd/cdnd/internal/fleettest"
 )
 
 // purgeObjects are the objects the purges take turns on, so that a purge
@@ -81,8 +82,8 @@ func (b *bench) purge() ([]row, error) {
 	if err := retry(func() error { _, err := t.clients[0].AddCdnDomain(add); return err }); err != nil {
 		return nil, fmt.Errorf("AddCdnDomain %s: %w", domain, err)
 	}
-	get := func(edge int, path string) (string, error) {
-		req, _ := http.NewRequest(http.MethodGet, "http://"+b.f.edges[edge].Addr("http")+path, nil)
+	get := func(e *fleettest.Proc, path string) (string, error) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+e.Addr("http")+path, nil)
 		req.Host = domain
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -95,21 +96,21 @@ func (b *bench) purge() ([]row, error) {
 	// Both edges serve the domain and hold every object.
 	for i := range purgeObjects {
 		path := fmt.Sprintf("/obj/%d", i)
-		for e := range b.f.edges {
+		for _, e := range b.f.edges {
 			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 				if body, err := get(e, path); err == nil && body == o.body(path) {
 					break
 				}
 				if time.Now().After(deadline) {
-					return nil, fmt.Errorf("edge %s never served %s%s", b.f.edges[e].Name, domain, path)
+					return nil, fmt.Errorf("edge %s never served %s%s", e.Name, domain, path)
 				}
 			}
 		}
 	}
 	n := b.cfg.purges
 	progress("purge: %d purges of one URL on %s, API nodes alternating", n, domain)
-	var both, calls []time.Duration
-	var total [2][]time.Duration
+	var times edgeTimings
+	var calls []time.Duration
 	for i := range n {
 		if b.ctx.Err() != nil {
 			return nil, b.ctx.Err()
@@ -126,47 +127,21 @@ func (b *bench) purge() ([]row, error) {
 			return nil, fmt.Errorf("RefreshObjectCaches %s: %w", req.ObjectPath, err)
 		}
 		calls = append(calls, time.Since(sent))
-		var wg sync.WaitGroup
-		seen := make([]time.Duration, len(b.f.edges))
-		errs := make([]error, len(b.f.edges))
-		for j := range b.f.edges {
-			wg.Go(func() {
-				deadline := sent.Add(10 * time.Second)
-				for {
-					if body, err := get(j, path); err == nil && body == want {
-						seen[j] = time.Since(sent)
-						return
-					}
-					if time.Now().After(deadline) {
-						errs[j] = fmt.Errorf("edge %s still serves the purged %s after 10s", b.f.edges[j].Name, path)
-						return
-					}
-					time.Sleep(500 * time.Microsecond)
-				}
-			})
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+		seen, err := b.untilEveryEdge(sent, "the purge of "+path, func(e *fleettest.Proc) bool {
+			body, err := get(e, path)
+			return err == nil && body == want
+		})
+		if err != nil {
 			return nil, err
 		}
-		both = append(both, max(seen[0], seen[1]))
-		for j := range seen {
-			total[j] = append(total[j], seen[j])
-		}
-	}
-	p := func(ds []time.Duration) string {
-		return fmt.Sprintf("p50 %s, p99 %s, max %s", ms(pct(ds, 50)), ms(pct(ds, 99)), ms(pct(ds, 100)))
-	}
-	verdict := "meets"
-	if pct(both, 99) > 50*time.Millisecond {
-		verdict = "misses"
+		times.add(seen)
 	}
 	return []row{
 		{fmt.Sprintf("purge, RefreshObjectCaches sent → purged object served by **neither** edge (%d purges)", n),
-			p(both) + fmt.Sprintf(" (%s the 50 ms p99 target)", verdict)},
-		{"… of which the API call (sent → RefreshTaskId)", p(calls)},
-		{"… edge e1 alone, sent → new version served", p(total[0])},
-		{"… edge e2 alone, sent → new version served", p(total[1])},
+			spread(times.both) + fmt.Sprintf(" (%s the 50 ms p99 target)", meets(times.both, 50*time.Millisecond))},
+		{"… of which the API call (sent → RefreshTaskId)", spread(calls)},
+		{"… edge e1 alone, sent → new version served", spread(times.each[0])},
+		{"… edge e2 alone, sent → new version served", spread(times.each[1])},
 	}, nil
 }
 
