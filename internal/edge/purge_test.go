@@ -22,6 +22,7 @@ type purgeFixture struct {
 	dir     string
 	fetches atomic.Int32
 	name    string
+	origin  *testOrigin
 }
 
 func newPurgeFixture(t *testing.T) *purgeFixture {
@@ -32,6 +33,7 @@ func newPurgeFixture(t *testing.T) *purgeFixture {
 		_, _ = io.WriteString(w, "object")
 	}))}
 	t.Cleanup(origin.srv.Close)
+	f.origin = origin
 	c := issue(t, f.name)
 	putCertAndDomains(t, f.st, c, "c", domain(f.name, "c", origin.source("20")))
 	return f
@@ -134,5 +136,48 @@ func TestSnapshotKeepsPurges(t *testing.T) {
 	e.load(got)
 	if n := hc.PurgeRules(); n != 1 {
 		t.Fatalf("%d purge rules after loading the snapshot, want 1", n)
+	}
+}
+
+// A domain deleted and added again by another account, here on another
+// origin, starts with nothing its earlier owner's visitors had cached:
+// whether the edge saw the deletion, or was down while it happened.
+func TestReaddedDomainStartsWithNothingCached(t *testing.T) {
+	f := newPurgeFixture(t)
+	other := &testOrigin{srv: httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		_, _ = io.WriteString(w, "the new owner's")
+	}))}
+	t.Cleanup(other.srv.Close)
+	readd := func(owner string, o *testOrigin) int64 {
+		d := domain(f.name, "c", o.source("20"))
+		d.AccountID, d.Created = owner, time.Now()
+		return commit(t, f.st.Txn().Put(store.DomainKey(f.name), d))
+	}
+	body := func(en *env, path string) string {
+		_, b := en.do(http.MethodGet, f.name, path, "", nil)
+		return b
+	}
+
+	en, hc := f.start(0)
+	f.want(en, "/a", "MISS", 1)
+	f.want(en, "/a", "HIT", 1)
+	en.waitApplied(commit(t, f.st.Txn().Delete(store.DomainKey(f.name))))
+	en.waitApplied(readd("2", other))
+	if got := body(en, "/a"); got != "the new owner's" {
+		t.Errorf("after delete and add, seen by the edge: %q", got)
+	}
+	f.want(en, "/b", "MISS", 1)
+	stop(en, hc)
+
+	// Deleted and added again while the edge was down: the record is
+	// newer than what the disk holds.
+	commit(t, f.st.Txn().Delete(store.DomainKey(f.name)))
+	time.Sleep(time.Millisecond)
+	readd("3", f.origin)
+	en, hc = f.start(0)
+	defer stop(en, hc)
+	if got := body(en, "/b"); got != "object" {
+		t.Errorf("after delete and add with the edge down: %q", got)
 	}
 }
