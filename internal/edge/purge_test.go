@@ -106,8 +106,8 @@ func TestEdgeAppliesPurgeBeforeReportingIt(t *testing.T) {
 	f.want(en, "/d/e", "MISS", 2)
 	f.want(en, "/a?x=1", "HIT", 2)
 	rev := commit(t, f.st.Txn().
-		PutPurge(store.Purge{AccountID: "1", TaskID: "1", Domain: f.name, Type: store.PurgeFile, Paths: []string{"http://" + f.name + "/a?x=1"}}).
-		PutPurge(store.Purge{AccountID: "1", TaskID: "2", Domain: f.name, Type: store.PurgeDirectory, Paths: []string{"http://" + f.name + "/d/"}}))
+		PutPurge(store.Purge{AccountID: "1", TaskID: store.NewTaskID(time.Now()), Domain: f.name, Type: store.PurgeFile, Paths: []string{"http://" + f.name + "/a?x=1"}}).
+		PutPurge(store.Purge{AccountID: "1", TaskID: store.NewTaskID(time.Now().Add(time.Second)), Domain: f.name, Type: store.PurgeDirectory, Paths: []string{"http://" + f.name + "/d/"}}))
 	en.waitApplied(rev)
 	f.want(en, "/a?x=1", "MISS", 3)
 	f.want(en, "/d/e", "MISS", 4)
