@@ -430,3 +430,20 @@ func TestRefreshUnderRAMPolicy(t *testing.T) {
 		}
 	}
 }
+
+// DescribeRefreshTasks allows an account 5 calls a second, as Alibaba's
+// page gives: a burst past that is answered Throttling.User.
+func TestDescribeRefreshTasksThrottled(t *testing.T) {
+	a := newAccount(t)
+	throttled := 0
+	for range 20 {
+		_, err := a.cdn.DescribeRefreshTasks(cdn.CreateDescribeRefreshTasksRequest())
+		if err != nil {
+			wantAPIError(t, err, "Throttling.User", 400)
+			throttled++
+		}
+	}
+	if throttled == 0 {
+		t.Error("20 calls at once were all answered")
+	}
+}
