@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -283,7 +284,7 @@ func quota(t *testing.T, c *cdn.Client) *cdn.DescribeRefreshQuotaResponse {
 
 // The daily quotas: what a call uses shows in DescribeRefreshQuota, and a
 // call past what is left is refused whole (QuotaExceeded.Refresh,
-// QuotaExceeded.Preload) and uses nothing.
+// PreloadQueueFull) and uses nothing.
 func TestRefreshQuotas(t *testing.T) {
 	o := newCountingOrigin(t, cacheTestOrigin)
 	a := newAccount(t)
@@ -324,7 +325,7 @@ func TestRefreshQuotas(t *testing.T) {
 	}
 	req := cdn.CreatePushObjectCacheRequest()
 	req.ObjectPath = "http://" + name + "/one-more"
-	wantAPIError(t, unthrottled(func() error { _, err := a.cdn.PushObjectCache(req); return err }), "QuotaExceeded.Preload", 400)
+	wantAPIError(t, unthrottled(func() error { _, err := a.cdn.PushObjectCache(req); return err }), "PreloadQueueFull", 403)
 	if q = quota(t, a.cdn); q.PreloadRemain != "0" {
 		t.Errorf("PreloadRemain %s, want 0", q.PreloadRemain)
 	}
@@ -374,5 +375,75 @@ func TestDescribeRefreshTasksFiltersAndPages(t *testing.T) {
 	req.EndTime = time.Now().UTC().Add(-30 * time.Minute).Format("2006-01-02T15:04:05Z")
 	if got := listTasks(t, a.cdn, req); got.TotalCount != 0 {
 		t.Errorf("before they were made: %+v", got)
+	}
+}
+
+// A RAM user allowed cdn:RefreshObjectCaches on one domain purges it and
+// nothing else: a call that names another domain of the account, alone or
+// with the allowed one, is refused whole and writes no task; the audit
+// trail holds each call with the domains it named.
+func TestRefreshUnderRAMPolicy(t *testing.T) {
+	o := newCountingOrigin(t, cacheTestOrigin)
+	a := newAccount(t)
+	mine := addCachedDomain(t, a.cdn, srv.HTTPAddr.String(), o)
+	other := addCachedDomain(t, a.cdn, srv.HTTPAddr.String(), o)
+	arn := func(d string) string { return "acs:cdn:*:" + a.ID + ":domain/" + d }
+	doc := fmt.Sprintf(`{"Version":"1","Statement":[{"Effect":"Allow","Action":["cdn:RefreshObjectCaches","cdn:DescribeRefresh*"],"Resource":%q}]}`, arn(mine))
+	bot := newRobot(t, ramClient(t, a.AccessKeyID, a.Secret), "purger", []string{doc})
+
+	id, err := refresh(bot.cdn, "File", "http://"+mine+"/static/a.txt")
+	if err != nil {
+		t.Fatalf("allowed domain: %v", err)
+	}
+	_, err = refresh(bot.cdn, "File", "http://"+other+"/static/a.txt")
+	wantAPIError(t, err, "NoPermission", 403)
+	_, err = refresh(bot.cdn, "Directory", "http://"+mine+"/static/", "http://"+other+"/static/")
+	wantAPIError(t, err, "NoPermission", 403)
+	if n := listTasks(t, a.cdn, cdn.CreateDescribeRefreshTasksRequest()).TotalCount; n != 1 {
+		t.Errorf("%d tasks, want the one allowed", n)
+	}
+	if tasks, err := taskByID(a.cdn, id); err != nil || len(tasks) != 1 {
+		t.Errorf("the allowed task: %+v %v", tasks, err)
+	}
+
+	var trail struct {
+		Events []struct {
+			PrincipalName, Action, Code string
+			Resources                   []string
+		}
+	}
+	q := url.Values{"AccountId": {a.ID}, "Action": {"RefreshObjectCaches"}}
+	if st := adminCall(t, http.MethodGet, "/admin/v1/audit?"+q.Encode(), nil, &trail); st != 200 {
+		t.Fatalf("audit: %d", st)
+	}
+	seen := map[string]bool{}
+	for _, e := range trail.Events {
+		seen[e.PrincipalName+" "+e.Code+" "+strings.Join(e.Resources, ",")] = true
+	}
+	for _, want := range []string{
+		"purger OK " + arn(mine),
+		"purger NoPermission " + arn(other),
+		"purger NoPermission " + arn(mine) + "," + arn(other),
+	} {
+		if !seen[want] {
+			t.Errorf("audit lacks %q; has %v", want, seen)
+		}
+	}
+}
+
+// DescribeRefreshTasks allows an account 5 calls a second, as Alibaba's
+// page gives: a burst past that is answered Throttling.User.
+func TestDescribeRefreshTasksThrottled(t *testing.T) {
+	a := newAccount(t)
+	throttled := 0
+	for range 20 {
+		_, err := a.cdn.DescribeRefreshTasks(cdn.CreateDescribeRefreshTasksRequest())
+		if err != nil {
+			wantAPIError(t, err, "Throttling.User", 400)
+			throttled++
+		}
+	}
+	if throttled == 0 {
+		t.Error("20 calls at once were all answered")
 	}
 }

@@ -19,7 +19,9 @@ var (
 	errObjectPathMalformed = openapi.NewError(400, "InvalidObjectPath.Malformed", "Specified ObjectPath is malformed.")
 	errObjectTypeMalformed = openapi.NewError(400, "InvalidObjectType.Malformed", "Specified ObjectType is malformed.")
 	errRefreshQuota        = openapi.NewError(400, "QuotaExceeded.Refresh", "Your refresh quota has been exhausted.")
-	errPreloadQuota        = openapi.NewError(400, "QuotaExceeded.Preload", "Your preload quota has been exhausted.")
+	// A prefetch past the day's quota: the answer Alibaba documents for it
+	// (https://www.alibabacloud.com/help/en/cdn/user-guide/preload-queue-is-full).
+	errPreloadQuota        = openapi.NewError(403, "PreloadQueueFull", "Preload queue is full, please try again later.")
 	errSingleRequest       = openapi.NewError(400, "SingleRequest.OverLimit", "The number of URLs in a single request exceeds the limit.")
 	errExtensiveDomain     = openapi.NewError(400, "InvalidExtensiveDomain.ValueNotSupported", "Wildcard domains are not supported here.")
 	errAreaMalformed       = openapi.NewError(400, "InvalidArea.ValueNotSupported", "Specified Area is not supported.")

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cdnd/cdnd/internal/ascii"
 	"github.com/cdnd/cdnd/internal/keyring"
@@ -52,6 +53,9 @@ type domainEntry struct {
 	sources []store.Source
 	// settings are the domain's function configs, compiled; nil: none.
 	settings *settings
+	// created is when the domain's record was made: nothing the cache
+	// holds from before is the domain's (purge.go).
+	created time.Time
 }
 
 func newDomainEntry(d *store.Domain, s *settings) *domainEntry {
@@ -61,6 +65,7 @@ func newDomainEntry(d *store.Domain, s *settings) *domainEntry {
 		origins:  buildOrigins(d.Sources),
 		sources:  d.Sources,
 		settings: s,
+		created:  d.Created,
 	}
 	if d.HTTPS != nil {
 		e.cert = &certRef{account: d.AccountID, name: d.HTTPS.CertName}
@@ -288,7 +293,7 @@ func (ix *index) records() *store.Served {
 	defer ix.mu.RUnlock()
 	domains := make([]store.Domain, 0, len(ix.domains))
 	for _, d := range ix.domains {
-		rec := store.Domain{Name: d.name, Status: "offline", Sources: d.sources}
+		rec := store.Domain{Name: d.name, Status: "offline", Sources: d.sources, Created: d.created}
 		if d.online {
 			rec.Status = "online"
 		}

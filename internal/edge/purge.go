@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cdnd/cdnd/internal/ascii"
 	"github.com/cdnd/cdnd/internal/edge/cache"
 	"github.com/cdnd/cdnd/internal/objectpath"
 	"github.com/cdnd/cdnd/internal/store"
@@ -42,6 +43,11 @@ func (e *Edge) installPurges(next *index) {
 		return
 	}
 	e.httpCache.PurgeBefore(e.now().Add(-purgeHorizon))
+	floors := make(map[string]time.Time, len(next.domains))
+	for name, d := range next.domains {
+		floors[name] = d.created
+	}
+	e.httpCache.PurgeDomainsBefore(floors)
 	seen := make(map[purgeRef]bool, len(next.purges))
 	for ref, p := range next.purges {
 		seen[ref] = true
@@ -56,7 +62,22 @@ func (e *Edge) installPurges(next *index) {
 // its prefetches, before the revision is reported applied: a task is
 // complete once every edge reports its revision.
 func (e *Edge) applyPurges(changes []store.Change) {
+	var floors map[string]time.Time
 	for _, c := range changes {
+		if c.Domain != nil && e.httpCache != nil {
+			// A domain deleted leaves nothing cached behind for whoever
+			// adds the name next; one added starts with nothing cached
+			// before it was.
+			name := ascii.Lower(c.Domain.Name)
+			if c.Deleted {
+				e.httpCache.Purge(name, []cache.PurgeRule{{Kind: cache.PurgeDirectory, Key: name + "/"}})
+			} else if !c.Domain.Created.IsZero() {
+				if floors == nil {
+					floors = map[string]time.Time{}
+				}
+				floors[name] = c.Domain.Created
+			}
+		}
 		if c.Purge == nil {
 			continue
 		}
@@ -74,6 +95,9 @@ func (e *Edge) applyPurges(changes []store.Change) {
 		} else {
 			e.purge(c.Purge)
 		}
+	}
+	if floors != nil {
+		e.httpCache.PurgeDomainsBefore(floors)
 	}
 }
 
@@ -122,11 +146,12 @@ func unescaped(p string) string {
 // prefetch fetches each path of a task through the edge's own handler,
 // as a visitor's request would, in the background.
 func (e *Edge) prefetch(p *store.Purge) {
-	var header http.Header
+	// Alibaba's prefetches ask for gzip unless WithHeader says otherwise
+	// (https://www.alibabacloud.com/help/en/cdn/developer-reference/api-cdn-2018-05-10-pushobjectcache).
+	header := http.Header{"Accept-Encoding": {"gzip"}}
 	if p.Header != "" {
 		var h map[string]string
 		if json.Unmarshal([]byte(p.Header), &h) == nil {
-			header = http.Header{}
 			for k, v := range h {
 				header.Set(k, v)
 			}

@@ -88,7 +88,11 @@ func Parse(t Type, s string) (Object, error) {
 	default:
 		return Object{}, ErrMalformed
 	}
-	u, err := url.Parse(path)
+	// Read as a request line's target is (RFC 9112, Section 3.2.1: an
+	// origin-form, so "//a" is a path, not an authority), the fragment
+	// dropped as a client drops it (RFC 9110, Section 4.2.5).
+	path, _, _ = strings.Cut(path, "#")
+	u, err := url.ParseRequestURI(path)
 	if err != nil || u.Scheme != "" || u.Host != "" {
 		return Object{}, ErrMalformed
 	}

@@ -18,6 +18,8 @@ func TestParse(t *testing.T) {
 		{File, "example.com/a.png", "example.com", "/a.png", "", nil},
 		{File, "http://example.com", "example.com", "/", "", nil},
 		{File, "http://example.com/a#frag", "example.com", "/a", "", nil},
+		{File, "0//", "0", "//", "", nil},
+		{File, "http://example.com//evil.example/x", "example.com", "//evil.example/x", "", nil},
 		{Preload, "http://example.com/a?v=2", "example.com", "/a", "v=2", nil},
 		{Directory, "http://example.com/dir/", "example.com", "/dir/", "", nil},
 		{Directory, "http://example.com/dir", "example.com", "/dir/", "", nil},

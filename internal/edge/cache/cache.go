@@ -144,7 +144,7 @@ func New(cfg Config) (*Cache, error) {
 	}
 	c.mem = newMemTier(cmpOr(cfg.MemoryBytes, DefaultMemoryBytes), c.varyAdded, c.varyGone)
 	if cfg.Dir != "" {
-		d, err := openDiskTier(cfg.Dir, cmpOr(cfg.DiskBytes, DefaultDiskBytes), c.log, c.varyAdded, c.varyGone)
+		d, err := openDiskTier(cfg.Dir, cmpOr(cfg.DiskBytes, DefaultDiskBytes), c.log, c.varyAdded, c.varyGone, c.admitToDisk)
 		if err != nil {
 			return nil, err
 		}

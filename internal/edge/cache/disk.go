@@ -38,6 +38,8 @@ type diskTier struct {
 	// added and gone are told of every entry that enters or leaves the
 	// index, under mu (for the Vary index).
 	added, gone func(key string, vary []string)
+	// admit says whether a queued entry is still worth writing (purge.go).
+	admit func(*entry) bool
 
 	// queueMu guards closing queue against a late put.
 	queueMu sync.RWMutex
@@ -61,11 +63,11 @@ const diskQueue = 256
 
 const tmpPrefix = ".tmp-"
 
-func openDiskTier(dir string, max int64, log *slog.Logger, added, gone func(string, []string)) (*diskTier, error) {
+func openDiskTier(dir string, max int64, log *slog.Logger, added, gone func(string, []string), admit func(*entry) bool) (*diskTier, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	d := &diskTier{dir: dir, max: max, log: log, added: added, gone: gone,
+	d := &diskTier{dir: dir, max: max, log: log, added: added, gone: gone, admit: admit,
 		queue: make(chan *entry, diskQueue), done: make(chan struct{})}
 	d.lru, _ = simplelru.NewLRU[string, diskItem](math.MaxInt32, func(_ string, it diskItem) {
 		d.bytes -= it.size
@@ -250,6 +252,9 @@ func (d *diskTier) close() {
 func (d *diskTier) writer() {
 	defer close(d.done)
 	for e := range d.queue {
+		if !d.admit(e) {
+			continue
+		}
 		if err := d.write(e); err != nil {
 			d.log.Warn("cache: disk write failed", "err", err)
 		}

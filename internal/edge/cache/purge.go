@@ -50,6 +50,9 @@ type purgeSet struct {
 }
 
 type domainPurges struct {
+	// floor: every entry of the domain fetched before it is absent
+	// (Cache.PurgeDomainsBefore).
+	floor time.Time
 	exact map[string]time.Time // primary key → when purged
 	paths map[string]time.Time // domain and path (any query) → when purged
 	// dirs and regexes are in the order applied, so their times grow: a
@@ -106,6 +109,9 @@ func (p *purges) covers(key string, fetched time.Time) bool {
 	if d == nil {
 		return false
 	}
+	if fetched.Before(d.floor) {
+		return true
+	}
 	if at, ok := d.exact[key]; ok && fetched.Before(at) {
 		return true
 	}
@@ -146,12 +152,7 @@ func (p *purges) update(change func(s *purgeSet)) {
 func (c *Cache) Purge(domain string, rules []PurgeRule) {
 	at := c.now()
 	c.purges.update(func(s *purgeSet) {
-		d := &domainPurges{exact: map[string]time.Time{}, paths: map[string]time.Time{}}
-		if old := s.domains[domain]; old != nil {
-			maps.Copy(d.exact, old.exact)
-			maps.Copy(d.paths, old.paths)
-			d.dirs, d.regexes = slices.Clone(old.dirs), slices.Clone(old.regexes)
-		}
+		d := s.domains[domain].clone()
 		for _, r := range rules {
 			switch r.Kind {
 			case PurgeExact:
@@ -167,6 +168,40 @@ func (c *Cache) Purge(domain string, rules []PurgeRule) {
 		s.domains[domain] = d
 	})
 	c.sweepSoon()
+}
+
+// PurgeDomainsBefore makes every entry of each domain fetched before its
+// time absent: a domain deleted and added again (by another account,
+// maybe) starts with nothing its earlier self cached. One call for all
+// domains, so that a full load of many domains copies the rules once.
+// Safe for concurrent use.
+func (c *Cache) PurgeDomainsBefore(floors map[string]time.Time) {
+	if len(floors) == 0 {
+		return
+	}
+	c.purges.update(func(s *purgeSet) {
+		for domain, t := range floors {
+			if old := s.domains[domain]; old != nil && !t.After(old.floor) {
+				continue
+			}
+			d := s.domains[domain].clone()
+			d.floor = t
+			s.domains[domain] = d
+		}
+	})
+	c.sweepSoon()
+}
+
+// clone is a copy of d (an empty set for nil) that a writer may change.
+func (d *domainPurges) clone() *domainPurges {
+	n := &domainPurges{exact: map[string]time.Time{}, paths: map[string]time.Time{}}
+	if d != nil {
+		n.floor = d.floor
+		maps.Copy(n.exact, d.exact)
+		maps.Copy(n.paths, d.paths)
+		n.dirs, n.regexes = slices.Clone(d.dirs), slices.Clone(d.regexes)
+	}
+	return n
 }
 
 // PurgeBefore makes every entry fetched before t absent, in both tiers,
@@ -237,9 +272,20 @@ func (c *Cache) sweep() {
 	c.purges.mu.Unlock()
 }
 
+// admitToDisk says whether a queued disk write is still wanted: not if a
+// purge covers the entry, nor if it waited in the queue for longer than a
+// sweep lets a rule outlive the entries it saw (the entry was in neither
+// tier then, and the rule that covers it may be gone).
+func (c *Cache) admitToDisk(e *entry) bool {
+	return c.now().Sub(e.fetched) <= fetchSlack && !c.purges.covers(e.key, e.fetched)
+}
+
 // since is d without the rules older than t; nil when none is left.
 func (d *domainPurges) since(t time.Time) *domainPurges {
 	n := &domainPurges{exact: map[string]time.Time{}, paths: map[string]time.Time{}}
+	if !d.floor.Before(t) {
+		n.floor = d.floor
+	}
 	for k, at := range d.exact {
 		if !at.Before(t) {
 			n.exact[k] = at
@@ -260,7 +306,7 @@ func (d *domainPurges) since(t time.Time) *domainPurges {
 			n.regexes = append(n.regexes, r)
 		}
 	}
-	if len(n.exact)+len(n.paths)+len(n.dirs)+len(n.regexes) == 0 {
+	if n.floor.IsZero() && len(n.exact)+len(n.paths)+len(n.dirs)+len(n.regexes) == 0 {
 		return nil
 	}
 	return n
