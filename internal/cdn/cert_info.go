@@ -48,10 +48,31 @@ func (s *Service) describeDomainCertificateInfo(ctx context.Context, r *openapi.
 		if err == nil {
 			fillCertInfo(&info, d, c)
 		}
+		if d.HTTPS.CertType == certTypeFree {
+			if err := s.fillFreeStatus(ctx, &info, d); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return struct {
 		CertInfos struct{ CertInfo []domainCertInfo }
 	}{struct{ CertInfo []domainCertInfo }{[]domainCertInfo{info}}}, nil
+}
+
+// fillFreeStatus reports a free certificate's issuance in Status, with
+// Alibaba's values (store.FreeChecking and the others), also while the
+// domain still serves the certificate it had before.
+func (s *Service) fillFreeStatus(ctx context.Context, info *domainCertInfo, d store.Domain) error {
+	var fc store.FreeCert
+	_, err := s.st.Get(ctx, store.FreeCertKey(d.Name), &fc)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	info.ServerCertificateStatus, info.CertType, info.Status = "on", certTypeFree, fc.Status
+	if fc.Status == "" {
+		info.Status = store.FreeChecking
+	}
+	return nil
 }
 
 func fillCertInfo(info *domainCertInfo, d store.Domain, c store.Cert) {

@@ -58,8 +58,10 @@ type Edge struct {
 	metrics *metrics
 	idx     *index
 	cache   *certCache
-	tls     *tls.Config
-	proxy   http.Handler
+	// challenges are the ACME answers published for free certificates.
+	challenges *challenges
+	tls        *tls.Config
+	proxy      http.Handler
 	// httpCache is the HTTP cache in front of the origins; nil: none.
 	httpCache *cache.Cache
 	// transport reaches the origins; a field so tests can shorten its
@@ -98,15 +100,16 @@ func New(cfg Config) *Edge {
 	}
 	m := newMetrics(cfg.Metrics)
 	e := &Edge{
-		store:     cfg.Store,
-		id:        cfg.EdgeID,
-		log:       log,
-		metrics:   m,
-		idx:       newIndex(),
-		cache:     newCertCache(cfg.CacheSize, cfg.Keyring, log, m),
-		reportNow: make(chan struct{}, 1),
-		bodyIdle:  bodyIdleTimeout,
-		httpCache: cfg.HTTPCache,
+		store:      cfg.Store,
+		id:         cfg.EdgeID,
+		log:        log,
+		metrics:    m,
+		idx:        newIndex(),
+		cache:      newCertCache(cfg.CacheSize, cfg.Keyring, log, m),
+		challenges: newChallenges(),
+		reportNow:  make(chan struct{}, 1),
+		bodyIdle:   bodyIdleTimeout,
+		httpCache:  cfg.HTTPCache,
 
 		snapshotPath: cfg.SnapshotPath,
 		journalFloor: defaultJournalFloor,
