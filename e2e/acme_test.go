@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
 
 	"github.com/cdnd/cdnd/internal/acme/acmetest"
+	"github.com/cdnd/cdnd/internal/fleettest"
 	"github.com/cdnd/cdnd/internal/server"
 )
 
@@ -30,14 +32,14 @@ type acmeNode struct {
 
 // startACMENode starts Pebble and a node using it (challenges in order
 // of preference); adjust changes the node's configuration further.
-func startACMENode(t *testing.T, opts acmetest.Options, challenges []string, adjust func(*server.Config)) *acmeNode {
+func startACMENode(t *testing.T, opts acmetest.Options, challenges []string, adjust func(*server.Config, *acmetest.Pebble)) *acmeNode {
 	t.Helper()
 	p := acmetest.Start(t, opts)
 	node := startNode(t, func(c *server.Config) {
 		c.ACME = server.ACMEConfig{Directory: p.Directory, CAFile: p.CAFile, Challenges: challenges,
 			LockTTL: 2 * time.Second, RetryMin: 300 * time.Millisecond}
 		if adjust != nil {
-			adjust(c)
+			adjust(c, p)
 		}
 	})
 	p.Validate(portOf(t, node.HTTPAddr), portOf(t, node.HTTPSAddr))
@@ -187,5 +189,263 @@ func TestFreeCertificateRefusedWithoutACMEDirectory(t *testing.T) {
 	wantAPIError(t, err, "InvalidCertType.FreeUnavailable", 400)
 	if info := a.certInfo(t, domain); info.ServerCertificateStatus != "off" {
 		t.Fatalf("a refused free request changed the domain: %+v", info)
+	}
+}
+
+// freeCertRecord is one row of GET /admin/v1/free-certs.
+type freeCertRecord struct {
+	DomainName, Status, Problem string
+	Attempts, Orders            int
+	NextAttempt, Updated        time.Time
+}
+
+// freeCerts reads a node's operator listing of free certificates.
+func freeCerts(t *testing.T, node *server.Server) map[string]freeCertRecord {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+node.AdminAddr.String()+"/admin/v1/free-certs", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ FreeCerts []freeCertRecord }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]freeCertRecord{}
+	for _, fc := range body.FreeCerts {
+		out[fc.DomainName] = fc
+	}
+	return out
+}
+
+func TestFreeCertificateTLSALPN01ReplacesUploadWithoutGap(t *testing.T) {
+	n := startACMENode(t, acmetest.Options{}, []string{"tls-alpn-01"}, nil)
+	domain := n.addFreeDomain(t)
+	uploaded := newFleetCert(t, domain, "before-free")
+	if err := fleettest.SetCert(n.cdn, domain, uploaded, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := setFree(n.cdn, domain); err != nil {
+		t.Fatal(err)
+	}
+	// Until the free certificate is issued, the uploaded one is served;
+	// then the free one. No handshake fails in between.
+	a := &account{cdn: n.cdn}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no free certificate within 30 s")
+		}
+		leaf, err := servedLeaf(n.srv.HTTPSAddr.String(), domain)
+		if err != nil {
+			t.Fatalf("handshake failed while the free certificate was ordered: %v", err)
+		}
+		if fingerprint(leaf) == uploaded.FP {
+			continue
+		}
+		break
+	}
+	checkIssued(t, waitFreeStatus(t, n.cdn, domain, "success", time.Second), n.srv.HTTPSAddr.String(), domain)
+	if info := a.certInfo(t, domain); info.CertName != "free-"+domain {
+		t.Fatalf("CertName %q, want free-%s", info.CertName, domain)
+	}
+	// Without a challenge published, acme-tls/1 is refused, never answered
+	// with the domain's certificate.
+	_, err := tls.Dial("tcp", n.srv.HTTPSAddr.String(), &tls.Config{ServerName: domain, InsecureSkipVerify: true, NextProtos: []string{"acme-tls/1"}})
+	if err == nil || !strings.Contains(err.Error(), "unrecognized name") {
+		t.Fatalf("acme-tls/1 without a challenge: %v, want unrecognized name", err)
+	}
+}
+
+func TestFreeCertificateRenewalAtARIWindowServedWithoutFailedHandshake(t *testing.T) {
+	n := startACMENode(t, acmetest.Options{}, nil, func(c *server.Config, _ *acmetest.Pebble) { c.ACME.ARIRecheck = 200 * time.Millisecond })
+	domain := n.addFreeDomain(t)
+	if err := setFree(n.cdn, domain); err != nil {
+		t.Fatal(err)
+	}
+	first := waitFreeStatus(t, n.cdn, domain, "success", 30*time.Second)
+	firstLeaf := checkIssued(t, first, n.srv.HTTPSAddr.String(), domain)
+
+	stop := make(chan struct{})
+	type tally struct{ ok, failed int }
+	done := make(chan tally)
+	go func() {
+		var c tally
+		for {
+			select {
+			case <-stop:
+				done <- c
+				return
+			default:
+			}
+			if _, err := servedLeaf(n.srv.HTTPSAddr.String(), domain); err != nil {
+				c.failed++
+			} else {
+				c.ok++
+			}
+		}
+	}()
+	// The CA moves the renewal window into the past (as in a revocation
+	// campaign): the next poll of its renewal information renews.
+	past := time.Now().Add(-time.Hour).UTC()
+	n.pebble.SetRenewalInfo(t, first.ServerCertificate, `{"suggestedWindow":{"start":"`+past.Add(-time.Hour).Format(time.RFC3339)+`","end":"`+past.Format(time.RFC3339)+`"}}`)
+	var renewed *x509.Certificate
+	for deadline := time.Now().Add(30 * time.Second); renewed == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not renewed within 30 s of the CA's window")
+		}
+		if leaf, err := servedLeaf(n.srv.HTTPSAddr.String(), domain); err == nil && fingerprint(leaf) != fingerprint(firstLeaf) {
+			renewed = leaf
+		}
+	}
+	close(stop)
+	c := <-done
+	t.Logf("%d handshakes during the renewal, %d failed", c.ok+c.failed, c.failed)
+	if c.failed != 0 {
+		t.Fatalf("%d of %d handshakes failed during the renewal", c.failed, c.ok+c.failed)
+	}
+	if got := n.pebble.Orders(domain); got != 2 {
+		t.Fatalf("%d orders, want 2 (issue and renew)", got)
+	}
+	if info := waitFreeStatus(t, n.cdn, domain, "success", time.Second); pemFingerprint(t, []byte(info.ServerCertificate)) != fingerprint(renewed) {
+		t.Fatal("DescribeDomainCertificateInfo does not report the renewed certificate")
+	}
+}
+
+func TestFreeCertificateRefusingCAFailsKeepsServingAndRetries(t *testing.T) {
+	n := startACMENode(t, acmetest.Options{}, nil, func(c *server.Config, _ *acmetest.Pebble) { c.ACME.ARIRecheck = 200 * time.Millisecond })
+	domain := n.addFreeDomain(t)
+	if err := setFree(n.cdn, domain); err != nil {
+		t.Fatal(err)
+	}
+	first := waitFreeStatus(t, n.cdn, domain, "success", 30*time.Second)
+	firstFP := pemFingerprint(t, []byte(first.ServerCertificate))
+
+	n.pebble.Refuse(http.StatusServiceUnavailable, "2")
+	past := time.Now().Add(-time.Hour).UTC()
+	n.pebble.SetRenewalInfo(t, first.ServerCertificate, `{"suggestedWindow":{"start":"`+past.Add(-time.Hour).Format(time.RFC3339)+`","end":"`+past.Format(time.RFC3339)+`"}}`)
+	waitFreeStatus(t, n.cdn, domain, "failed", 30*time.Second)
+	rec := freeCerts(t, n.srv)[domain]
+	if !strings.Contains(rec.Problem, "serverInternal") || !strings.Contains(rec.Problem, "the CA refuses orders") {
+		t.Fatalf("operator API problem %q, want the CA's problem document", rec.Problem)
+	}
+	// The CA's Retry-After (2 s) wins over the 300 ms backoff.
+	if wait := rec.NextAttempt.Sub(rec.Updated); wait < 1900*time.Millisecond {
+		t.Fatalf("next attempt %v after the failure, want the CA's Retry-After of 2 s", wait)
+	}
+	if fp, err := handshakeAt(n.srv.HTTPSAddr.String(), domain); err != nil || fp != firstFP {
+		t.Fatalf("after the failure the edge serves %q (%v), want the certificate in service", fp, err)
+	}
+	n.pebble.Refuse(0, "")
+	info := waitFreeStatus(t, n.cdn, domain, "success", 30*time.Second)
+	if pemFingerprint(t, []byte(info.ServerCertificate)) == firstFP {
+		t.Fatal("retried to success but the certificate is the old one")
+	}
+	checkIssued(t, info, n.srv.HTTPSAddr.String(), domain)
+}
+
+func TestFreeCertificateStatuses(t *testing.T) {
+	n := startACMENode(t, acmetest.Options{}, nil, func(c *server.Config, p *acmetest.Pebble) {
+		c.ACME.VerifyCname, c.DNSResolver = true, p.DNS.Addr
+	})
+	cnameOf := func(domain string) {
+		n.pebble.DNS.Set(t, domain+". 60 IN CNAME "+domain+".w.cdnd.localhost.", domain+". 60 IN A 127.0.0.1")
+	}
+	// No CNAME to the domain's Cname: cname_error, then success once DNS
+	// points there.
+	pointed := n.addFreeDomain(t)
+	if err := setFree(n.cdn, pointed); err != nil {
+		t.Fatal(err)
+	}
+	waitFreeStatus(t, n.cdn, pointed, "cname_error", 10*time.Second)
+	cnameOf(pointed)
+	waitFreeStatus(t, n.cdn, pointed, "success", 30*time.Second)
+
+	// A name the CA refuses: domain_invalid.
+	blocked := n.addFreeDomain(t)
+	cnameOf(blocked)
+	n.pebble.Block(t, blocked)
+	if err := setFree(n.cdn, blocked); err != nil {
+		t.Fatal(err)
+	}
+	waitFreeStatus(t, n.cdn, blocked, "domain_invalid", 10*time.Second)
+	if p := freeCerts(t, n.srv)[blocked].Problem; !strings.Contains(p, "rejectedIdentifier") {
+		t.Fatalf("problem %q, want the CA's rejectedIdentifier", p)
+	}
+
+	// A wildcard: never ordered.
+	wild := "." + uniqueDomain("acme.test")
+	req := cdn.CreateAddCdnDomainRequest()
+	req.DomainName, req.CdnType, req.Sources = wild, "web", testSources
+	if _, err := n.cdn.AddCdnDomain(req); err != nil {
+		t.Fatal(err)
+	}
+	waitDomainStatus(t, n.cdn, wild, "online")
+	if err := setFree(n.cdn, wild); err != nil {
+		t.Fatal(err)
+	}
+	waitFreeStatus(t, n.cdn, wild, "unsupport_wildcard", time.Second)
+
+	// HTTPS off ends it: no record left, nothing ordered any more.
+	off := cdn.CreateSetCdnDomainSSLCertificateRequest()
+	off.DomainName, off.SSLProtocol = pointed, "off"
+	if _, err := n.cdn.SetCdnDomainSSLCertificate(off); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := freeCerts(t, n.srv)[pointed]; ok {
+		t.Fatal("HTTPS off left the free certificate renewing")
+	}
+	if got := n.pebble.Orders(wild[1:]) + n.pebble.Orders("*"+wild); got != 0 {
+		t.Fatalf("%d orders for a wildcard", got)
+	}
+}
+
+func TestFreeCertificateTimeouts(t *testing.T) {
+	for _, tc := range []struct {
+		status string
+		adjust func(*server.ACMEConfig)
+		// blackhole: the CA validates against a port that accepts and
+		// never answers.
+		blackhole bool
+	}{
+		{"get_token_timeout", func(a *server.ACMEConfig) { a.TokenTimeout = time.Nanosecond }, false},
+		{"check_token_timeout", func(a *server.ACMEConfig) { a.CheckTimeout = time.Second }, true},
+		{"get_cert_timeout", func(a *server.ACMEConfig) { a.CertTimeout = time.Nanosecond }, false},
+	} {
+		t.Run(tc.status, func(t *testing.T) {
+			n := startACMENode(t, acmetest.Options{}, []string{"http-01"}, func(c *server.Config, _ *acmetest.Pebble) {
+				c.ACME.RetryMin = time.Hour
+				tc.adjust(&c.ACME)
+			})
+			if tc.blackhole {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { ln.Close() })
+				go func() {
+					for {
+						c, err := ln.Accept()
+						if err != nil {
+							return
+						}
+						t.Cleanup(func() { c.Close() })
+					}
+				}()
+				port := portOf(t, ln.Addr())
+				n.pebble.Validate(port, port)
+			}
+			domain := n.addFreeDomain(t)
+			if err := setFree(n.cdn, domain); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if t.Failed() {
+					t.Logf("%+v", freeCerts(t, n.srv)[domain])
+				}
+			}()
+			waitFreeStatus(t, n.cdn, domain, tc.status, 15*time.Second)
+		})
 	}
 }

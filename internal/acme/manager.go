@@ -76,6 +76,10 @@ type Config struct {
 	// RetryMax); a CA's Retry-After that asks for longer wins. Defaults
 	// 1 min and 24 h.
 	RetryMin, RetryMax time.Duration
+	// ARIRecheck bounds the time between two polls of a certificate's
+	// renewal information, whatever Retry-After the CA gave. Default 6 h
+	// (RFC 9773 section 4.3 suggests about that).
+	ARIRecheck time.Duration
 	// Workers bounds the orders this node runs at once. Default 16.
 	Workers int
 	Logger  *slog.Logger
@@ -120,6 +124,7 @@ func New(cfg Config) *Manager {
 	def(&cfg.CertTimeout, 2*time.Minute)
 	def(&cfg.RetryMin, time.Minute)
 	def(&cfg.RetryMax, 24*time.Hour)
+	def(&cfg.ARIRecheck, 6*time.Hour)
 	if cfg.Workers <= 0 {
 		cfg.Workers = 16
 	}

@@ -37,10 +37,18 @@ var timeoutStatus = map[phase]string{
 	phaseCert:  store.FreeGetCertTimeout,
 }
 
-// orderError is a failed order: in which phase, and why.
+// orderError is a failed order: in which phase, why, and whether the
+// phase's time was up (the error itself may not say: the store reports a
+// deadline as unavailable).
 type orderError struct {
-	phase phase
-	err   error
+	phase   phase
+	err     error
+	expired bool
+}
+
+// phaseError is err in phase p, whose context is ctx.
+func phaseError(ctx context.Context, p phase, err error) *orderError {
+	return &orderError{p, err, errors.Is(ctx.Err(), context.DeadlineExceeded)}
 }
 
 func (e *orderError) Error() string { return e.err.Error() }
@@ -87,14 +95,20 @@ func (m *Manager) order(ctx context.Context, domain string, fc store.FreeCert, r
 // new revision returned) as the order is placed, so that another node can
 // resume it.
 func (m *Manager) obtain(ctx context.Context, fc store.FreeCert, rev int64) (*cas.Pair, store.FreeCert, int64, error) {
+	tctx, cancel := context.WithTimeout(ctx, m.cfg.TokenTimeout)
+	defer cancel()
+	cctx, cancelCert := context.WithTimeout(ctx, m.cfg.CertTimeout)
+	defer cancelCert()
 	fail := func(p phase, err error) (*cas.Pair, store.FreeCert, int64, error) {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, fc, rev, err
 		}
-		return nil, fc, rev, &orderError{p, err}
+		pctx := tctx
+		if p == phaseCert {
+			pctx = cctx
+		}
+		return nil, fc, rev, phaseError(pctx, p, err)
 	}
-	tctx, cancel := context.WithTimeout(ctx, m.cfg.TokenTimeout)
-	defer cancel()
 	account, err := m.ensureAccount(tctx)
 	if err != nil {
 		return fail(phaseToken, err)
@@ -126,8 +140,6 @@ func (m *Manager) obtain(ctx context.Context, fc store.FreeCert, rev int64) (*ca
 			return nil, fc, rev, err
 		}
 	}
-	cctx, cancel := context.WithTimeout(ctx, m.cfg.CertTimeout)
-	defer cancel()
 	chainPEM, err := m.finish(cctx, account, order, key, fc.Domain)
 	if err != nil {
 		return fail(phaseCert, err)
@@ -171,17 +183,17 @@ func (m *Manager) resume(ctx context.Context, account acme.Account, fc store.Fre
 func (m *Manager) authorize(ctx, tctx context.Context, account acme.Account, fc store.FreeCert, url string) error {
 	authz, err := m.client.GetAuthorization(tctx, account, url)
 	if err != nil {
-		return &orderError{phaseToken, err}
+		return phaseError(tctx, phaseToken, err)
 	}
 	if authz.Status == acme.StatusValid {
 		return nil
 	}
 	chal, ok := m.pick(authz, fc.Attempts)
 	if !ok {
-		return &orderError{phaseToken, fmt.Errorf("the CA offers none of the challenges %v", m.cfg.Challenges)}
+		return phaseError(tctx, phaseToken, fmt.Errorf("the CA offers none of the challenges %v", m.cfg.Challenges))
 	}
 	if err := m.st.PutChallenge(tctx, fc.Domain, store.Challenge{Token: chal.Token, KeyAuth: chal.KeyAuthorization}); err != nil {
-		return &orderError{phaseToken, err}
+		return phaseError(tctx, phaseToken, err)
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
@@ -191,10 +203,10 @@ func (m *Manager) authorize(ctx, tctx context.Context, account acme.Account, fc 
 	vctx, cancel := context.WithTimeout(ctx, m.cfg.CheckTimeout)
 	defer cancel()
 	if _, err := m.client.InitiateChallenge(vctx, account, chal); err != nil {
-		return &orderError{phaseCheck, err}
+		return phaseError(vctx, phaseCheck, err)
 	}
 	if _, err := m.client.PollAuthorization(vctx, account, authz); err != nil {
-		return &orderError{phaseCheck, err}
+		return phaseError(vctx, phaseCheck, err)
 	}
 	return nil
 }
@@ -315,14 +327,10 @@ func (m *Manager) failed(ctx context.Context, fc store.FreeCert, rev int64, stat
 // the operator sees.
 func classify(err error) (string, string) {
 	var oe *orderError
-	p := phaseToken
-	if errors.As(err, &oe) {
-		p = oe.phase
-	}
 	var problem acme.Problem
 	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return timeoutStatus[p], err.Error()
+	case errors.As(err, &oe) && oe.expired:
+		return timeoutStatus[oe.phase], err.Error()
 	case errors.As(err, &problem):
 		detail := problem.Type + ": " + problem.Detail
 		for _, sp := range problem.Subproblems {

@@ -18,11 +18,6 @@ import (
 	"github.com/cdnd/cdnd/internal/store"
 )
 
-// ariRecheckMax bounds how long the manager goes without asking the CA's
-// renewal information again, whatever Retry-After it gave (RFC 9773
-// section 4.3 suggests polling about every six hours).
-const ariRecheckMax = 6 * time.Hour
-
 // renewAt picks when to renew a certificate just issued, and when to ask
 // the CA's renewal information again.
 func (m *Manager) renewAt(ctx context.Context, leaf *x509.Certificate) (renew, recheck time.Time) {
@@ -41,7 +36,7 @@ func (m *Manager) fromWindow(info acme.RenewalInfo) (renew, recheck time.Time) {
 		w := info.SuggestedWindow
 		renew = w.Start.Add(time.Duration(rand.Int64N(int64(max(w.End.Sub(w.Start), 1)))))
 	}
-	recheck = m.now().Add(ariRecheckMax)
+	recheck = m.now().Add(m.cfg.ARIRecheck)
 	if info.RetryAfter != nil && info.RetryAfter.Before(recheck) {
 		recheck = *info.RetryAfter
 	}
@@ -71,7 +66,7 @@ func (m *Manager) refreshRenewalInfo(ctx context.Context, domain string, fc stor
 	}
 	info, err := m.client.GetRenewalInfo(ctx, leaf)
 	if err != nil || !info.HasWindow() {
-		fc.ARICheck = m.now().Add(ariRecheckMax).UTC()
+		fc.ARICheck = m.now().Add(m.cfg.ARIRecheck).UTC()
 	} else {
 		renew, recheck := m.fromWindow(info)
 		if renew.Before(fc.RenewAt) {

@@ -45,6 +45,9 @@ type ACMEConfig struct {
 	// Timeouts of the order's phases (tests shorten them; defaults in
 	// acme.Config).
 	TokenTimeout, CheckTimeout, CertTimeout time.Duration
+	// ARIRecheck bounds the time between polls of renewal information
+	// (default 6 h; tests shorten it to force a renewal through Pebble).
+	ARIRecheck time.Duration
 }
 
 func newACMEManager(cfg Config, st *store.Store, repo *cas.Repo, kr *keyring.Keyring, resolver *net.Resolver,
@@ -68,7 +71,7 @@ func newACMEManager(cfg Config, st *store.Store, repo *cas.Repo, kr *keyring.Key
 		EABKeyID: a.EABKeyID, EABHMAC: cfg.Env.ACMEEABHMAC,
 		Challenges: a.Challenges, VerifyCname: a.VerifyCname, Cname: cname, Resolver: resolver,
 		LockTTL: a.LockTTL, RetryMin: a.RetryMin,
-		TokenTimeout: a.TokenTimeout, CheckTimeout: a.CheckTimeout, CertTimeout: a.CertTimeout,
+		TokenTimeout: a.TokenTimeout, CheckTimeout: a.CheckTimeout, CertTimeout: a.CertTimeout, ARIRecheck: a.ARIRecheck,
 		Logger: log, Metrics: reg,
 	}), nil
 }

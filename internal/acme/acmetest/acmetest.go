@@ -99,6 +99,14 @@ func (p *Pebble) Validate(httpPort, tlsPort int) {
 	p.mgmt.Store(&m)
 }
 
+// Block makes the CA refuse to issue for domain (rejectedIdentifier).
+func (p *Pebble) Block(t testing.TB, domain string) {
+	t.Helper()
+	if err := p.db.AddBlockedDomain(domain); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Point makes the names resolve to 127.0.0.1 for the VA.
 func (p *Pebble) Point(t testing.TB, names ...string) {
 	t.Helper()
@@ -143,7 +151,9 @@ func (p *Pebble) SetRenewalInfo(t testing.TB, chainPEM, ariJSON string) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"Certificate": chainPEM, "ARIResponse": ariJSON})
 	rec := httptest.NewRecorder()
-	(*p.mgmt.Load()).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/set-renewal-info/", bytes.NewReader(body)))
+	req := httptest.NewRequest(http.MethodPost, "/set-renewal-info/", bytes.NewReader(body))
+	req.Header.Set("User-Agent", "acmetest")
+	(*p.mgmt.Load()).ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("pebble set-renewal-info: %d %s", rec.Code, rec.Body)
 	}
@@ -160,11 +170,6 @@ func (p *Pebble) serve(w http.ResponseWriter, r *http.Request) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		p.mu.Lock()
 		refuse, retryAfter := p.refuse, p.refuseRetryAfter
-		if refuse == 0 {
-			for _, id := range orderIdentifiers(body) {
-				p.orders[id]++
-			}
-		}
 		p.mu.Unlock()
 		if refuse != 0 {
 			w.Header().Set("Content-Type", "application/problem+json")
@@ -175,8 +180,30 @@ func (p *Pebble) serve(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, `{"type":"urn:ietf:params:acme:error:serverInternal","detail":"acmetest: the CA refuses orders","status":`+strconv.Itoa(refuse)+`}`)
 			return
 		}
+		// An order counts once created (201): a request the client
+		// repeats after a bad nonce is not a second order.
+		sw := &statusWriter{ResponseWriter: w}
+		(*h).ServeHTTP(sw, r)
+		if sw.status == http.StatusCreated {
+			p.mu.Lock()
+			for _, id := range orderIdentifiers(body) {
+				p.orders[id]++
+			}
+			p.mu.Unlock()
+		}
+		return
 	}
 	(*h).ServeHTTP(w, r)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // orderIdentifiers reads the identifiers of a newOrder request's JWS
