@@ -134,6 +134,9 @@ func (m *Manager) obtain(ctx context.Context, fc store.FreeCert, rev int64) (*ca
 		if rev, err = m.update(ctx, fc, rev); err != nil {
 			return fail(phaseToken, err)
 		}
+		m.log.Info("acme: order placed", "domain", fc.Domain, "order", order.Location)
+	} else {
+		m.log.Info("acme: resuming the order in progress", "domain", fc.Domain, "order", order.Location)
 	}
 	for _, url := range order.Authorizations {
 		if err := m.authorize(ctx, tctx, account, fc, url); err != nil {

@@ -54,6 +54,9 @@ type Pebble struct {
 	// serverInternal problem, with Retry-After refuseRetryAfter.
 	refuse           int
 	refuseRetryAfter string
+	// hold, while open, keeps finalize requests waiting: an order stays
+	// in progress for as long as a test needs.
+	hold chan struct{}
 }
 
 // Options vary a Pebble.
@@ -126,6 +129,25 @@ func (p *Pebble) Refuse(status int, retryAfter string) {
 	p.refuse, p.refuseRetryAfter = status, retryAfter
 }
 
+// HoldFinalize keeps every finalize request waiting (until its client
+// goes away) until release is called: an order stays in progress, its
+// challenge already validated, for a test to kill the node that placed it.
+func (p *Pebble) HoldFinalize() (release func()) {
+	ch := make(chan struct{})
+	p.mu.Lock()
+	p.hold = ch
+	p.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.mu.Lock()
+			p.hold = nil
+			p.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
 // Orders is how many new orders named domain.
 func (p *Pebble) Orders(domain string) int {
 	p.mu.Lock()
@@ -164,6 +186,18 @@ func (p *Pebble) serve(w http.ResponseWriter, r *http.Request) {
 	if h == nil {
 		http.Error(w, "acmetest: Validate was not called", http.StatusServiceUnavailable)
 		return
+	}
+	if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/finalize-order/") {
+		p.mu.Lock()
+		hold := p.hold
+		p.mu.Unlock()
+		if hold != nil {
+			select {
+			case <-hold:
+			case <-r.Context().Done():
+				return // the client is gone: the order stays ready
+			}
+		}
 	}
 	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/order-plz") {
 		body, _ := io.ReadAll(r.Body)
