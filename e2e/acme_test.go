@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"github.com/cdnd/cdnd/internal/acme/acmetest"
 	"github.com/cdnd/cdnd/internal/fleettest"
 	"github.com/cdnd/cdnd/internal/server"
+	"github.com/cdnd/cdnd/internal/store"
 )
 
 // The free-certificate tests run Pebble in this process with real
@@ -32,7 +34,7 @@ type acmeNode struct {
 
 // startACMENode starts Pebble and a node using it (challenges in order
 // of preference); adjust changes the node's configuration further.
-func startACMENode(t *testing.T, opts acmetest.Options, challenges []string, adjust func(*server.Config, *acmetest.Pebble)) *acmeNode {
+func startACMENode(t testing.TB, opts acmetest.Options, challenges []string, adjust func(*server.Config, *acmetest.Pebble)) *acmeNode {
 	t.Helper()
 	p := acmetest.Start(t, opts)
 	node := startNode(t, func(c *server.Config) {
@@ -51,7 +53,7 @@ func startACMENode(t *testing.T, opts acmetest.Options, challenges []string, adj
 	return &acmeNode{srv: node, pebble: p, cdn: c}
 }
 
-func portOf(t *testing.T, a net.Addr) int {
+func portOf(t testing.TB, a net.Addr) int {
 	t.Helper()
 	_, port, err := net.SplitHostPort(a.String())
 	if err != nil {
@@ -172,6 +174,57 @@ func TestFreeCertificateHTTP01IssuedAndServed(t *testing.T) {
 	if got := n.pebble.Orders(domain); got != 1 {
 		t.Fatalf("%d orders at the CA after setting free again, want 1", got)
 	}
+	checkFreeCertWatched(t, n, domain)
+}
+
+// checkFreeCertWatched checks what the operator sees of an issued free
+// certificate: the expiry listing includes it, the metrics count it by
+// state and time to expiry without naming it, and no record, listing or
+// metric holds a private key.
+func checkFreeCertWatched(t *testing.T, n *acmeNode, domain string) {
+	t.Helper()
+	get := func(path string) string {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+n.srv.AdminAddr.String()+path, nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	// Pebble's certificates live 90 days: within 91, not within 30.
+	if soon := get("/admin/v1/certs?Expiring=2184h"); !strings.Contains(soon, `"CertName":"free-`+domain+`"`) || !strings.Contains(soon, `"CertType":"free"`) {
+		t.Fatalf("the expiry listing lacks the free certificate: %s", soon)
+	}
+	if soon := get("/admin/v1/certs?Expiring=720h"); strings.Contains(soon, domain) {
+		t.Fatalf("a 90-day certificate listed as expiring within 30 days: %s", soon)
+	}
+	metrics := get("/metrics")
+	for _, want := range []string{`cdnd_acme_certificates{state="success"} 1`, `cdnd_acme_orders_total{outcome="success"} 1`,
+		`cdnd_acme_certificates_expiring{within="90d"} 1`, `cdnd_acme_certificates_expiring{within="30d"} 0`, "cdnd_acme_renewals_due 0"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(metrics, domain) {
+		t.Error("a metric names the domain")
+	}
+	records, err := store.ListKeyed[json.RawMessage](context.Background(), n.srv.Store(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range records {
+		if strings.Contains(string(r.Value), "PRIVATE KEY") {
+			t.Errorf("record %s holds a private key in plain text", r.Key)
+		}
+	}
+	for _, out := range []string{metrics, get("/admin/v1/free-certs"), get("/admin/v1/certs")} {
+		if strings.Contains(out, "PRIVATE KEY") {
+			t.Error("the operator API shows a private key")
+		}
+	}
 }
 
 func TestFreeCertificateRefusedWithoutACMEDirectory(t *testing.T) {
@@ -200,9 +253,9 @@ type freeCertRecord struct {
 }
 
 // freeCerts reads a node's operator listing of free certificates.
-func freeCerts(t *testing.T, node *server.Server) map[string]freeCertRecord {
+func freeCerts(t testing.TB, node *server.Server) map[string]freeCertRecord {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+node.AdminAddr.String()+"/admin/v1/free-certs", nil)
+	req, _ := http.NewRequest(http.MethodGet, "http://"+node.AdminAddr.String()+"/admin/v1/free-certs?Limit=1000", nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -258,13 +311,28 @@ func TestFreeCertificateTLSALPN01ReplacesUploadWithoutGap(t *testing.T) {
 	}
 }
 
-func TestFreeCertificateRenewalAtARIWindowServedWithoutFailedHandshake(t *testing.T) {
+// issuedWithFastARI starts a node that polls renewal information every
+// 200 ms and issues a free certificate for a new domain.
+func issuedWithFastARI(t *testing.T) (*acmeNode, string, cdn.CertInfo) {
+	t.Helper()
 	n := startACMENode(t, acmetest.Options{}, nil, func(c *server.Config, _ *acmetest.Pebble) { c.ACME.ARIRecheck = 200 * time.Millisecond })
 	domain := n.addFreeDomain(t)
 	if err := setFree(n.cdn, domain); err != nil {
 		t.Fatal(err)
 	}
-	first := waitFreeStatus(t, n.cdn, domain, "success", 30*time.Second)
+	return n, domain, waitFreeStatus(t, n.cdn, domain, "success", 30*time.Second)
+}
+
+// renewNow moves the CA's renewal window of the certificate into the past,
+// as a CA does in a revocation campaign (RFC 9773 section 4.2).
+func renewNow(t *testing.T, p *acmetest.Pebble, chainPEM string) {
+	t.Helper()
+	past := time.Now().Add(-time.Hour).UTC()
+	p.SetRenewalInfo(t, chainPEM, `{"suggestedWindow":{"start":"`+past.Add(-time.Hour).Format(time.RFC3339)+`","end":"`+past.Format(time.RFC3339)+`"}}`)
+}
+
+func TestFreeCertificateRenewalAtARIWindowServedWithoutFailedHandshake(t *testing.T) {
+	n, domain, first := issuedWithFastARI(t)
 	firstLeaf := checkIssued(t, first, n.srv.HTTPSAddr.String(), domain)
 
 	stop := make(chan struct{})
@@ -288,8 +356,7 @@ func TestFreeCertificateRenewalAtARIWindowServedWithoutFailedHandshake(t *testin
 	}()
 	// The CA moves the renewal window into the past (as in a revocation
 	// campaign): the next poll of its renewal information renews.
-	past := time.Now().Add(-time.Hour).UTC()
-	n.pebble.SetRenewalInfo(t, first.ServerCertificate, `{"suggestedWindow":{"start":"`+past.Add(-time.Hour).Format(time.RFC3339)+`","end":"`+past.Format(time.RFC3339)+`"}}`)
+	renewNow(t, n.pebble, first.ServerCertificate)
 	var renewed *x509.Certificate
 	for deadline := time.Now().Add(30 * time.Second); renewed == nil; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -314,17 +381,11 @@ func TestFreeCertificateRenewalAtARIWindowServedWithoutFailedHandshake(t *testin
 }
 
 func TestFreeCertificateRefusingCAFailsKeepsServingAndRetries(t *testing.T) {
-	n := startACMENode(t, acmetest.Options{}, nil, func(c *server.Config, _ *acmetest.Pebble) { c.ACME.ARIRecheck = 200 * time.Millisecond })
-	domain := n.addFreeDomain(t)
-	if err := setFree(n.cdn, domain); err != nil {
-		t.Fatal(err)
-	}
-	first := waitFreeStatus(t, n.cdn, domain, "success", 30*time.Second)
+	n, domain, first := issuedWithFastARI(t)
 	firstFP := pemFingerprint(t, []byte(first.ServerCertificate))
 
 	n.pebble.Refuse(http.StatusServiceUnavailable, "2")
-	past := time.Now().Add(-time.Hour).UTC()
-	n.pebble.SetRenewalInfo(t, first.ServerCertificate, `{"suggestedWindow":{"start":"`+past.Add(-time.Hour).Format(time.RFC3339)+`","end":"`+past.Format(time.RFC3339)+`"}}`)
+	renewNow(t, n.pebble, first.ServerCertificate)
 	waitFreeStatus(t, n.cdn, domain, "failed", 30*time.Second)
 	rec := freeCerts(t, n.srv)[domain]
 	if !strings.Contains(rec.Problem, "serverInternal") || !strings.Contains(rec.Problem, "the CA refuses orders") {

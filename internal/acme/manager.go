@@ -183,8 +183,10 @@ func (m *Manager) Run(ctx context.Context) error {
 		locker, err := m.st.NewLocker(ctx, m.cfg.LockTTL)
 		if err != nil {
 			m.log.Warn("acme: cannot open a lease for the order locks; retrying", "err", err)
-			if !sleep(ctx, time.Second) {
+			select {
+			case <-ctx.Done():
 				return nil
+			case <-time.After(time.Second):
 			}
 			continue
 		}
@@ -371,15 +373,4 @@ func (m *Manager) backoff(n int) time.Duration {
 	}
 	d = min(d, m.cfg.RetryMax)
 	return d - time.Duration(rand.Int64N(int64(d)/10+1))
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

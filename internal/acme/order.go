@@ -248,8 +248,10 @@ func (m *Manager) finish(ctx context.Context, account acme.Account, order acme.O
 		}
 	case acme.StatusProcessing:
 		for order.Status == acme.StatusProcessing {
-			if !sleep(ctx, m.client.PollInterval) {
+			select {
+			case <-ctx.Done():
 				return nil, ctx.Err()
+			case <-time.After(m.client.PollInterval):
 			}
 			if order, err = m.client.GetOrder(ctx, account, order); err != nil {
 				return nil, err

@@ -157,7 +157,7 @@ func (t retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 		h.mu.Lock()
-		h.d = min(max(h.d, d), maxRetryAfter)
+		h.d = max(h.d, d)
 		h.mu.Unlock()
 	}
 	return resp, nil
@@ -175,7 +175,7 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		return time.Duration(min(max(secs, 0), int64(maxRetryAfter/time.Second))) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
+		return min(max(t.Sub(now), 0), maxRetryAfter), true
 	}
 	return 0, false
 }

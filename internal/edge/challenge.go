@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mholt/acmez/v3"
 	"github.com/mholt/acmez/v3/acme"
@@ -29,8 +30,46 @@ const (
 
 // challenges are the published answers by domain, fed by a store mirror.
 type challenges struct {
+	// mirror follows the answers in the store; nil without a store.
+	mirror *store.Mirror
+
 	mu sync.RWMutex
 	m  map[string]*challengeEntry
+}
+
+// challengeWait is how long a request for an answer the edge does not have
+// waits for its watch to bring it: the CA may come as soon as the ordering
+// node's write commits, before the watch delivers it here (1,000 orders at
+// once lost 3 validations to that). Bounded, and spent only on requests
+// for the challenge path or the acme-tls/1 protocol.
+const challengeWait = time.Second
+
+// await returns the domain's answer if it matches, waiting for the watch
+// (at most challengeWait) when it does not yet.
+func (c *challenges) await(domain string, match func(*challengeEntry) bool) *challengeEntry {
+	var timeout <-chan time.Time
+	for {
+		var changed <-chan struct{}
+		if c.mirror != nil {
+			_, changed = c.mirror.Progress()
+		}
+		if ch := c.get(domain); ch != nil && match(ch) {
+			return ch
+		}
+		if changed == nil {
+			return nil
+		}
+		if timeout == nil {
+			t := time.NewTimer(challengeWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			return nil
+		}
+	}
 }
 
 type challengeEntry struct {
@@ -73,10 +112,10 @@ func (c *challenges) get(domain string) *challengeEntry {
 func (c *challenges) serveHTTP01(w http.ResponseWriter, host, path string) {
 	name, ok := normalizeName(host)
 	var ch *challengeEntry
-	if ok {
-		ch = c.get(name)
+	if ok && len(path) > len(http01Prefix) {
+		ch = c.await(name, func(ch *challengeEntry) bool { return path == http01Prefix+ch.Token })
 	}
-	if ch == nil || ch.Token == "" || path != http01Prefix+ch.Token {
+	if ch == nil {
 		plainError(w, "cdnd: no such challenge", http.StatusNotFound)
 		return
 	}
@@ -102,7 +141,7 @@ func (c *challenges) tlsALPN01Config(hello *tls.ClientHelloInfo) *tls.Config {
 	if !ok {
 		return cfg
 	}
-	ch := c.get(name)
+	ch := c.await(name, func(*challengeEntry) bool { return true })
 	if ch == nil {
 		return cfg
 	}

@@ -114,6 +114,9 @@ func New(cfg Config) *Edge {
 		snapshotPath: cfg.SnapshotPath,
 		journalFloor: defaultJournalFloor,
 	}
+	if cfg.Store != nil {
+		e.challenges.mirror = cfg.Store.NewMirror(store.ChallengesPrefix, e.challenges.apply)
+	}
 	if cfg.SnapshotPath != "" {
 		e.snap = &snapshotQueue{wake: make(chan struct{}, 1), durableChanged: func(rev int64) {
 			m.snapshotDurable.Set(float64(rev))

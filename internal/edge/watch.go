@@ -59,7 +59,7 @@ func (e *Edge) Run(ctx context.Context) error {
 	challengesDone := make(chan struct{})
 	go func() {
 		defer close(challengesDone)
-		e.store.NewMirror(store.ChallengesPrefix, e.challenges.apply).Run(ctx)
+		e.challenges.mirror.Run(ctx)
 	}()
 	defer func() { <-challengesDone }()
 
