@@ -211,9 +211,16 @@ func checkFreeCertWatched(t *testing.T, n *acmeNode, domain string) {
 	if strings.Contains(metrics, domain) {
 		t.Error("a metric names the domain")
 	}
-	records, err := store.ListKeyed[json.RawMessage](context.Background(), n.srv.Store(), "")
-	if err != nil {
-		t.Fatal(err)
+	var records []store.Keyed[json.RawMessage]
+	for _, prefix := range []store.Key{store.ACMEPrefix, store.AllCertsPrefix} {
+		rs, err := store.ListKeyed[json.RawMessage](context.Background(), n.srv.Store(), prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records = append(records, rs...)
+	}
+	if len(records) < 3 { // the account, the free certificate's record, the certificate
+		t.Fatalf("only %d records under acme/ and certs/", len(records))
 	}
 	for _, r := range records {
 		if strings.Contains(string(r.Value), "PRIVATE KEY") {
@@ -411,7 +418,7 @@ func TestFreeCertificateStatuses(t *testing.T) {
 		c.ACME.VerifyCname, c.DNSResolver = true, p.DNS.Addr
 	})
 	cnameOf := func(domain string) {
-		n.pebble.DNS.Set(t, domain+". 60 IN CNAME "+domain+".w.cdnd.localhost.", domain+". 60 IN A 127.0.0.1")
+		n.pebble.DNS.Set(t, domain+". 60 IN CNAME "+domain+".w.cdnd.localhost.", domain+".w.cdnd.localhost. 60 IN A 127.0.0.1")
 	}
 	// No CNAME to the domain's Cname: cname_error, then success once DNS
 	// points there.

@@ -22,6 +22,7 @@ const (
 	challengesDir    = acmeDir + "challenges/"
 	acmeAccountsDir  = acmeDir + "accounts/"
 	acmeLocksDir     = acmeDir + "locks/"
+	ACMEPrefix       = Key(acmeDir) // everything above
 	FreeCertsPrefix  = Key(freeDir)
 	ChallengesPrefix = Key(challengesDir)
 )
