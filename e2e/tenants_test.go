@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
+
+	"github.com/cdnd/cdnd/internal/store"
 )
 
 // A wildcard and a name it covers route the same requests, so they may
@@ -58,4 +62,36 @@ func TestWildcardAndExactNameAcrossAccounts(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDeletedDomainLeavesNoGuard: the wildcard guard a domain writes goes
+// with the domain, so add-and-delete cycles leave nothing in the store, and
+// a name freed by one account is open to another's wildcard.
+func TestDeletedDomainLeavesNoGuard(t *testing.T) {
+	a, b := newAccount(t), newAccount(t)
+	zone := uniqueDomain("guard.example")
+	names := []string{"x." + zone, "." + uniqueDomain("guard.example")}
+	for _, name := range names {
+		a.addDomain(t, name)
+	}
+	for _, name := range names {
+		key, _ := store.CoverKeyOf(name)
+		var mark struct{}
+		if _, err := srv.Store().Get(context.Background(), key, &mark); err != nil {
+			t.Fatalf("%s: guard %s while the domain stands: %v", name, key, err)
+		}
+		del := cdn.CreateDeleteCdnDomainRequest()
+		del.DomainName = name
+		if _, err := a.cdn.DeleteCdnDomain(del); err != nil {
+			t.Fatalf("DeleteCdnDomain %s: %v", name, err)
+		}
+		if _, err := srv.Store().Get(context.Background(), key, &mark); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: guard %s after the delete: %v, want it gone", name, key, err)
+		}
+	}
+	b.addDomain(t, "."+zone) // x.zone of account A is gone: no conflict
+	req := cdn.CreateAddCdnDomainRequest()
+	req.DomainName, req.CdnType, req.Sources = "x."+zone, "web", testSources
+	_, err := a.cdn.AddCdnDomain(req)
+	wantAPIError(t, err, "ExtensiveAndSpecificDomainConflict", 400)
 }

@@ -123,14 +123,15 @@ func (g coverGuard) guard(t *store.Txn) {
 // record (store.CoverKey), so two adds that would conflict cannot both
 // commit: the later one fails on the guard, reads again and is refused.
 func (s *Service) checkCover(ctx context.Context, d store.Domain) (coverGuard, error) {
+	key, ok := store.CoverKeyOf(d.Name)
+	if !ok {
+		return coverGuard{}, nil
+	}
 	wildcard := d.Name
 	if !strings.HasPrefix(d.Name, ".") {
 		wildcard = store.WildcardOf(d.Name)
 	}
-	if wildcard == "" {
-		return coverGuard{}, nil
-	}
-	g := coverGuard{key: store.CoverKey(wildcard)}
+	g := coverGuard{key: key}
 	var mark struct{}
 	rev, err := s.st.Get(ctx, g.key, &mark)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -51,6 +51,9 @@ func (s *Service) stopDomain(ctx context.Context, r *openapi.Request) (any, erro
 // deleteDomain removes the domain and its configs; its certificate stays in
 // the account's repository, as on Alibaba Cloud. The configs go in the same
 // transaction: a name added again, by any account, starts without them.
+// So does its wildcard guard (store.CoverKeyOf): otherwise every name ever
+// added would leave a record behind, and a tenant adding and deleting
+// names could grow the store without bound.
 func (s *Service) deleteDomain(ctx context.Context, r *openapi.Request) (any, error) {
 	return nil, store.RetryConflicts(ctx, func() error {
 		d, rev, err := s.loadDomain(ctx, account(r), r.Get("DomainName"))
@@ -60,12 +63,15 @@ func (s *Service) deleteDomain(ctx context.Context, r *openapi.Request) (any, er
 		if err := s.awaitSettled(ctx, rev); err != nil {
 			return err
 		}
-		_, err = s.st.Txn().
+		t := s.st.Txn().
 			Unchanged(store.DomainKey(d.Name), rev).
 			Delete(store.DomainKey(d.Name)).
 			Delete(store.OwnerKey(d.AccountID, d.Name)).
-			Delete(store.DomainConfigsKey(d.Name)).
-			Commit(ctx)
+			Delete(store.DomainConfigsKey(d.Name))
+		if guard, ok := store.CoverKeyOf(d.Name); ok {
+			t.Delete(guard)
+		}
+		_, err = t.Commit(ctx)
 		return err
 	})
 }

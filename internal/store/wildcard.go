@@ -26,6 +26,22 @@ func WildcardOf(name string) string {
 // later one re-reads what the earlier one committed.
 func CoverKey(wildcard string) Key { return Key(coversDir + wildcard) }
 
+// CoverKeyOf is the guard record that domain name (a wildcard or an exact
+// name) joins, or false for a name no wildcard covers. Deleting the domain
+// deletes it too, so that guards do not outlive the domains: a delete is a
+// change the guard must show, and the next add under the wildcard writes
+// it again.
+func CoverKeyOf(name string) (Key, bool) {
+	wildcard := name
+	if !strings.HasPrefix(name, ".") {
+		wildcard = WildcardOf(name)
+	}
+	if wildcard == "" {
+		return "", false
+	}
+	return CoverKey(wildcard), true
+}
+
 const coversDir = "covers/"
 
 // DomainsCoveredBy lists the domains (not wildcards) that wildcard covers.
