@@ -191,6 +191,20 @@ func (c *Cache) Usage() (memory, disk int64) {
 // (RFC 9111, Section 4.3.2).
 var conditionalFields = []string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"}
 
+// acceptRanges is what a stored object says of ranges: it can answer them
+// (RFC 9110, Section 14.3), as ServeContent says.
+var acceptRanges = []string{"bytes"}
+
+// hasAny reports whether h has any of the canonical field names.
+func hasAny(h http.Header, names []string) bool {
+	for _, n := range names {
+		if _, ok := h[n]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // Serve answers r for the object key under the domain's rules, from the
 // cache when it may and otherwise through origin, which writes the origin's
 // response (the edge's reverse proxy). Every response carries X-Cache and
@@ -464,7 +478,7 @@ func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, key, path string, 
 	cp := &capture{header: http.Header{}, limit: c.maxObject}
 	cp.decide = func(cp *capture) captureMode {
 		now := c.now()
-		if stale != nil && (cp.status == http.StatusNotModified || (serverError(cp.status) && c.staleIfError(stale, rules, now))) {
+		if stale != nil && (cp.status == http.StatusNotModified || (rules.stale().originError(cp.status) && staleIfError(stale, rules, now))) {
 			return modeAbsorb
 		}
 		pol = responsePolicy(out, cp.status, cp.header, now, rules, path)
@@ -487,6 +501,10 @@ func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, key, path string, 
 		}
 		h["Age"] = ageSeconds(initialAge(cp.header, reqTime, now))
 		h["X-Cache"] = ans.xcache
+		if pol.store && pol.follow {
+			h["Cache-Control"] = visitorCacheControl(pol.lifetime)
+			delete(h, "Expires")
+		}
 		w.WriteHeader(cp.status)
 		cp.client = w
 		return modeStream
@@ -554,18 +572,10 @@ func (c *Cache) answerFlight(key string, f *flight, e *entry, stale bool) {
 	c.flights.land(key, f, false)
 }
 
-func serverError(status int) bool {
-	return status == 500 || status == 502 || status == 503 || status == 504
-}
-
 // staleIfError reports whether e may answer in place of an origin error
-// at now (RFC 5861, Section 4; Rules.ServeStale).
-func (c *Cache) staleIfError(e *entry, rules *Rules, now time.Time) bool {
-	window := e.pol.sie
-	if rules != nil {
-		window = max(window, rules.ServeStale)
-	}
-	return !e.pol.noStale && !e.pol.validate && e.staleFor(now) <= window
+// at now (RFC 5861, Section 4; the domain's StaleRule).
+func staleIfError(e *entry, rules *Rules, now time.Time) bool {
+	return !e.pol.noStale && !e.pol.validate && e.staleFor(now) <= rules.stale().window(e.pol.sie)
 }
 
 // runOrigin runs the origin handler into cp. The reverse proxy ends a
@@ -595,10 +605,26 @@ func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, e *entry, ans
 	}
 	h["Age"] = ageSeconds(e.age(now))
 	h["X-Cache"] = ans.xcache
+	if e.pol.follow {
+		h["Cache-Control"] = visitorCacheControl(e.pol.lifetime)
+		delete(h, "Expires")
+	}
 	cw := &countingWriter{ResponseWriter: w}
 	if e.status == http.StatusOK {
 		if _, ok := e.header["Content-Type"]; !ok {
 			h["Content-Type"] = nil // what the origin did not say is not guessed
+		}
+		if !hasAny(r.Header, conditionalFields) {
+			// Most requests: the whole object, no conditions. Written
+			// directly, as ServeContent would answer it.
+			h["Accept-Ranges"] = acceptRanges
+			h["Content-Length"] = []string{strconv.Itoa(len(e.body))}
+			cw.WriteHeader(http.StatusOK)
+			if r.Method != http.MethodHead {
+				_, _ = cw.Write(e.body)
+			}
+			c.obs.Served(ans.status, cw.n)
+			return
 		}
 		// ServeContent evaluates the visitor's conditions against the
 		// stored response (RFC 9110, Section 13.2.2) and answers a single

@@ -154,6 +154,7 @@ type diskMeta struct {
 	NoStale    bool                `json:"ns,omitempty"`
 	SWR        time.Duration       `json:"swr,omitempty"`
 	SIE        time.Duration       `json:"sie,omitempty"`
+	Follow     bool                `json:"fc,omitempty"`
 	BodyLen    int64               `json:"bl"`
 	BodyCRC    uint32              `json:"bc"`
 }
@@ -163,7 +164,7 @@ func (e *entry) encode() []byte {
 	meta, _ := json.Marshal(diskMeta{
 		Key: e.key, Vary: e.vary, Variant: e.variant, Status: e.status, Header: e.header,
 		RespTime: e.respTime.UnixNano(), Fetched: e.fetched.UnixNano(), InitialAge: e.initialAge,
-		Lifetime: e.pol.lifetime, Validate: e.pol.validate, NoStale: e.pol.noStale, SWR: e.pol.swr, SIE: e.pol.sie,
+		Lifetime: e.pol.lifetime, Validate: e.pol.validate, NoStale: e.pol.noStale, SWR: e.pol.swr, SIE: e.pol.sie, Follow: e.pol.follow,
 		BodyLen: int64(len(e.body)), BodyCRC: crc32.Checksum(e.body, castagnoli),
 	})
 	out := make([]byte, 0, diskHeaderLen+len(meta)+4+len(e.body))
@@ -219,6 +220,6 @@ func (m *diskMeta) entry(body []byte) *entry {
 	return &entry{
 		key: m.Key, vary: m.Vary, variant: m.Variant, status: m.Status, header: http.Header(m.Header), body: body,
 		respTime: time.Unix(0, m.RespTime), fetched: time.Unix(0, m.Fetched), initialAge: m.InitialAge,
-		pol: policy{store: true, lifetime: m.Lifetime, validate: m.Validate, noStale: m.NoStale, swr: m.SWR, sie: m.SIE},
+		pol: policy{store: true, lifetime: m.Lifetime, validate: m.Validate, noStale: m.NoStale, swr: m.SWR, sie: m.SIE, follow: m.Follow},
 	}
 }
