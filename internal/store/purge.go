@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -50,13 +51,11 @@ const (
 // PurgeKey is where a task of an account lives.
 func PurgeKey(account, taskID string) Key { return Key(purgesDir + account + "/" + taskID) }
 
-// PurgesPrefix lists one account's tasks, in task id order (oldest first:
-// ids grow with time, NewTaskID).
+// PurgesPrefix lists one account's tasks.
 func PurgesPrefix(account string) Key { return Key(purgesDir + account + "/") }
 
 // NewTaskID is a task id for a task created at t: decimal like Alibaba's,
-// growing with time so that an account's tasks list in order, below 2^53
-// so JavaScript clients read it exactly. Two calls in the same millisecond
+// growing with time, below 2^53 so JavaScript clients read it exactly. Two calls in the same millisecond
 // may draw the same id; PutPurge's compare refuses the second.
 func NewTaskID(t time.Time) string {
 	return strconv.FormatInt((t.UnixMilli()-taskEpoch)*1000+rand.Int64N(1000), 10)
@@ -115,6 +114,9 @@ func (s *Store) ListPurges(ctx context.Context, account string) ([]Versioned[Pur
 		p.TaskID = string(kv.Key[len(s.abs(PurgesPrefix(account))):])
 		out = append(out, Versioned[Purge]{Value: p, Revision: kv.ModRevision})
 	}
+	// By creation, not key: ids gain a digit now and then, and keys sort
+	// as text.
+	slices.SortStableFunc(out, func(a, b Versioned[Purge]) int { return a.Value.Created.Compare(b.Value.Created) })
 	return out, nil
 }
 
