@@ -150,8 +150,10 @@ func (p *purges) update(change func(s *purgeSet)) {
 // now, absent from now on; a fetch under way counts as fetched before.
 // Safe for concurrent use.
 func (c *Cache) Purge(domain string, rules []PurgeRule) {
-	at := c.now()
 	c.purges.update(func(s *purgeSet) {
+		// Read under the writers' lock, so that the times of a domain's
+		// rules grow in the order they are appended, as lookups assume.
+		at := c.now()
 		d := s.domains[domain].clone()
 		for _, r := range rules {
 			switch r.Kind {
