@@ -193,3 +193,22 @@ func TestConcurrentPurgesKeepRulesInTimeOrder(t *testing.T) {
 		t.Error("an entry fetched after the first purge is covered by it")
 	}
 }
+
+// A fetch that takes longer than a sweep lets a rule outlive the entries
+// it saw is not stored: the rule that covers it may be gone when it lands.
+func TestSlowFetchNotStored(t *testing.T) {
+	var hs *harness
+	hs = newHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			hs.clk.advance(fetchSlack + time.Second)
+		}
+		w.Header().Set("Cache-Control", "max-age=100000")
+		_, _ = w.Write([]byte("x"))
+	})
+	hs.get("/slow")
+	resp, _ := hs.get("/slow")
+	hs.want(resp, miss, 2)
+	hs.get("/quick")
+	resp, _ = hs.get("/quick")
+	hs.want(resp, hitMem, 3)
+}
