@@ -447,3 +447,31 @@ func TestDescribeRefreshTasksThrottled(t *testing.T) {
 		t.Error("20 calls at once were all answered")
 	}
 }
+
+// A domain may have 1,000 URLs refreshed a minute: a second call of 600
+// within the minute is refused (QuotaPerMinuteExceeded.Refresh) and uses
+// nothing of the day's quota.
+func TestRefreshPerMinuteLimit(t *testing.T) {
+	o := newCountingOrigin(t, cacheTestOrigin)
+	a := newAccount(t)
+	name := addCachedDomain(t, a.cdn, srv.HTTPAddr.String(), o)
+	batch := func(n, from int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("http://%s/m/%d", name, from+i)
+		}
+		return out
+	}
+	// Both calls in one minute: start afresh when it is about to turn.
+	if now := time.Now().UTC(); now.Second() >= 50 {
+		time.Sleep(now.Truncate(time.Minute).Add(time.Minute).Sub(now))
+	}
+	if _, err := refresh(a.cdn, "File", batch(600, 0)...); err != nil {
+		t.Fatal(err)
+	}
+	_, err := refresh(a.cdn, "File", batch(600, 1000)...)
+	wantAPIError(t, err, "QuotaPerMinuteExceeded.Refresh", 400)
+	if q := quota(t, a.cdn); q.UrlRemain != "9400" {
+		t.Errorf("UrlRemain %s after one accepted call of 600", q.UrlRemain)
+	}
+}

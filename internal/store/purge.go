@@ -2,7 +2,7 @@ package store
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -67,13 +67,8 @@ const taskEpoch = 1767225600000
 // PutPurge writes p (kept PurgeRetention), if no task has its id.
 func (t *Txn) PutPurge(p Purge) *Txn {
 	k := PurgeKey(p.AccountID, p.TaskID)
-	b, err := json.Marshal(p)
-	if err != nil && t.err == nil {
-		t.err = err
-	}
 	t.cmps = append(t.cmps, clientv3.Compare(clientv3.CreateRevision(t.s.abs(k)), "=", 0))
-	t.purges = append(t.purges, clientv3.OpPut(t.s.abs(k), string(b)))
-	return t
+	return t.putLeased(k, p, t.s.purges, PurgeRetention)
 }
 
 // GetPurges reads the named tasks of account with the revision each was
@@ -140,7 +135,7 @@ func RefreshUsageKey(account string, t time.Time) Key {
 func (s *Store) GetRefreshUsage(ctx context.Context, account string, t time.Time) (RefreshUsage, int64, error) {
 	var u RefreshUsage
 	rev, err := s.Get(ctx, RefreshUsageKey(account, t), &u)
-	if err == ErrNotFound {
+	if errors.Is(err, ErrNotFound) {
 		return RefreshUsage{}, 0, nil
 	}
 	return u, rev, err
@@ -149,11 +144,28 @@ func (s *Store) GetRefreshUsage(ctx context.Context, account string, t time.Time
 // PutRefreshUsage writes an account's usage on the day of t, kept past the
 // day's end under the purge lease.
 func (t *Txn) PutRefreshUsage(account string, day time.Time, u RefreshUsage) *Txn {
-	k := RefreshUsageKey(account, day)
-	b, err := json.Marshal(u)
-	if err != nil && t.err == nil {
-		t.err = err
+	return t.putLeased(RefreshUsageKey(account, day), u, t.s.purges, PurgeRetention)
+}
+
+// RefreshMinuteKey is where the URLs refreshed for a domain in the minute
+// of t are counted.
+func RefreshMinuteKey(domain string, t time.Time) Key {
+	return Key(minutesDir + domain + "/" + t.UTC().Format("200601021504"))
+}
+
+// GetRefreshMinute reads how many URLs of domain were refreshed in the
+// minute of t, with the revision of the count (0 when none).
+func (s *Store) GetRefreshMinute(ctx context.Context, domain string, t time.Time) (int, int64, error) {
+	var n int
+	rev, err := s.Get(ctx, RefreshMinuteKey(domain, t), &n)
+	if errors.Is(err, ErrNotFound) {
+		return 0, 0, nil
 	}
-	t.purges = append(t.purges, clientv3.OpPut(t.s.abs(k), string(b)))
-	return t
+	return n, rev, err
+}
+
+// PutRefreshMinute writes the count of the minute of t, kept a few
+// minutes.
+func (t *Txn) PutRefreshMinute(domain string, minute time.Time, n int) *Txn {
+	return t.putLeased(RefreshMinuteKey(domain, minute), n, t.s.minutes, 2*time.Minute)
 }
