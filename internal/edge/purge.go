@@ -157,9 +157,7 @@ func (e *Edge) prefetch(p *store.Purge) {
 			}
 		}
 	}
-	e.prefetches.wg.Add(1)
-	go func() {
-		defer e.prefetches.wg.Done()
+	e.prefetches.wg.Go(func() {
 		for _, raw := range p.Paths {
 			o, err := objectpath.Parse(objectpath.Preload, raw)
 			if err != nil || o.Host != p.Domain {
@@ -170,10 +168,12 @@ func (e *Edge) prefetch(p *store.Purge) {
 			case <-e.runCtx.Done():
 				return
 			}
-			e.fetchOne(o, header)
-			<-e.prefetches.slots
+			e.prefetches.wg.Go(func() {
+				defer func() { <-e.prefetches.slots }()
+				e.fetchOne(o, header)
+			})
 		}
-	}()
+	})
 }
 
 // fetchOne requests one object through the edge's handler and discards
