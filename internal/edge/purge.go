@@ -51,7 +51,8 @@ func (e *Edge) installPurges(next *index) {
 	seen := make(map[purgeRef]bool, len(next.purges))
 	for ref, p := range next.purges {
 		seen[ref] = true
-		if !e.purgesSeen[ref] {
+		if !e.purgesSeen[ref] && p.Type != store.PurgePreload {
+			e.metrics.purgeTasks.WithLabelValues(p.Type).Inc()
 			e.purge(p)
 		}
 	}
@@ -90,6 +91,7 @@ func (e *Edge) applyPurges(changes []store.Change) {
 			continue
 		}
 		e.purgesSeen[ref] = true
+		e.metrics.purgeTasks.WithLabelValues(c.Purge.Type).Inc()
 		if c.Purge.Type == store.PurgePreload {
 			e.prefetch(c.Purge)
 		} else {

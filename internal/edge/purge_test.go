@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cdnd/cdnd/internal/edge/cache"
 	"github.com/cdnd/cdnd/internal/store"
 )
@@ -208,7 +210,8 @@ func TestPrefetchBoundedAndCached(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(hc.Close)
-	en := startEdge(t, st, withConfig(func(cfg *Config) { cfg.HTTPCache = hc }))
+	reg := prometheus.NewRegistry()
+	en := startEdge(t, st, withConfig(func(cfg *Config) { cfg.HTTPCache, cfg.Metrics = hc, reg }))
 	var paths []string
 	for i := range 20 {
 		paths = append(paths, "http://"+name+"/p/"+strconv.Itoa(i))
@@ -231,5 +234,8 @@ func TestPrefetchBoundedAndCached(t *testing.T) {
 	}
 	if n := fetched.Load(); n != 20 {
 		t.Errorf("%d origin fetches, want 20", n)
+	}
+	if n := labeledValue(t, reg, "cdnd_edge_purge_tasks_total", "type", "preload"); n != 1 {
+		t.Errorf("cdnd_edge_purge_tasks_total{type=preload} %v, want 1", n)
 	}
 }
