@@ -199,6 +199,8 @@ type fleetOptions struct {
 	// tls makes the members speak TLS to clients and peers and require
 	// client certificates of both; the nodes present theirs.
 	tls bool
+	// apiArgs are more flags for the API nodes.
+	apiArgs []string
 }
 
 // The etcd users of a fleet with auth.
@@ -333,6 +335,9 @@ func (f *fleet) newNode(l fleettest.Launcher, role, name string) *fleettest.Proc
 	n := fleettest.Node{Role: role, Name: name, Endpoints: f.cluster.Endpoints}
 	if f.pki != nil {
 		n.Args = append(n.Args, "--etcd-cert", f.pki.client, "--etcd-key", f.pki.clientKey, "--etcd-ca", f.pki.ca)
+	}
+	if role == "api" {
+		n.Args = append(n.Args, f.opts.apiArgs...)
 	}
 	if f.opts.auth {
 		n.Args = append(n.Args, "--etcd-user", fleetEtcdUser)

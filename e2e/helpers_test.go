@@ -223,7 +223,7 @@ func waitServed(t *testing.T, sni, want string) {
 // its test origins listen on loopback, 127.0.0.0/8 allowed; adjust changes
 // its configuration first. It is ready when returned and stopped when the
 // test ends.
-func startNode(t *testing.T, adjust func(*server.Config)) *server.Server {
+func startNode(t testing.TB, adjust func(*server.Config)) *server.Server {
 	t.Helper()
 	cfg := server.Config{
 		DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",

@@ -20,11 +20,12 @@ type table struct {
 }
 
 var (
-	accountsTable = table{"Accounts", []string{"AccountId", "Domains", "DomainQuota", "Created"}}
-	domainsTable  = table{"Domains", []string{"DomainName", "AccountId", "Status", "Mode", "CertName", "Modified"}}
-	certsTable    = table{"Certs", []string{"AccountId", "CertName", "CertId", "CommonName", "NotAfter", "Issuer"}}
-	edgesTable    = table{"Edges", []string{"EdgeId", "Applied", "Lag", "Domains", "Reported"}}
-	auditTable    = table{"Events", []string{"Time", "AccountID", "PrincipalName", "SourceIP", "Action", "Code", "Count", "Resources"}}
+	accountsTable  = table{"Accounts", []string{"AccountId", "Domains", "DomainQuota", "Created"}}
+	domainsTable   = table{"Domains", []string{"DomainName", "AccountId", "Status", "Mode", "CertName", "Modified"}}
+	certsTable     = table{"Certs", []string{"AccountId", "CertName", "CertId", "CommonName", "NotAfter", "Issuer", "CertType"}}
+	freeCertsTable = table{"FreeCerts", []string{"DomainName", "AccountId", "Status", "NotAfter", "RenewAt", "Attempts", "Problem"}}
+	edgesTable     = table{"Edges", []string{"EdgeId", "Applied", "Lag", "Domains", "Reported"}}
+	auditTable     = table{"Events", []string{"Time", "AccountID", "PrincipalName", "SourceIP", "Action", "Code", "Count", "Resources"}}
 )
 
 // list prints a listing: the answer as it came with -o json, else a table,
@@ -134,11 +135,22 @@ func (c *adminClient) accountsCommand() *cobra.Command {
 }
 
 func (c *adminClient) domainsCommand() *cobra.Command {
+	return c.accountStatusList("domains", "List domains: owner, status, mode and bound certificate",
+		"only domains in this status: online or offline", "/admin/v1/domains", domainsTable)
+}
+
+func (c *adminClient) freeCertsCommand() *cobra.Command {
+	return c.accountStatusList("free-certs", "List the free (ACME) certificates: issuance status, renewal, the last ACME problem",
+		"only those in this status: checking, applying, success, failed, ...", "/admin/v1/free-certs", freeCertsTable)
+}
+
+// accountStatusList is a listing filtered by --account and --status.
+func (c *adminClient) accountStatusList(use, short, statusHelp, path string, t table) *cobra.Command {
 	var p pageQuery
 	var account, status string
 	cmd := &cobra.Command{
-		Use:   "domains",
-		Short: "List domains: owner, status, mode and bound certificate",
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q := url.Values{}
@@ -148,11 +160,11 @@ func (c *adminClient) domainsCommand() *cobra.Command {
 					q.Set(k, v)
 				}
 			}
-			return c.list(cmd, "/admin/v1/domains?"+q.Encode(), domainsTable)
+			return c.list(cmd, path+"?"+q.Encode(), t)
 		},
 	}
-	cmd.Flags().StringVar(&account, "account", "", "only this AccountId's domains")
-	cmd.Flags().StringVar(&status, "status", "", "only domains in this status: online or offline")
+	cmd.Flags().StringVar(&account, "account", "", "only this AccountId's")
+	cmd.Flags().StringVar(&status, "status", "", statusHelp)
 	pageFlags(cmd, &p)
 	return cmd
 }

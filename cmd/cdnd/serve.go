@@ -41,7 +41,9 @@ Environment:
       (else --master-key-file, else generated into DATA_DIR/master.key; with
       --etcd-endpoints every node must be given the same key).
   CDND_ETCD_PASSWORD
-      password of --etcd-user (kept out of the process list).`
+      password of --etcd-user (kept out of the process list).
+  CDND_ACME_EAB_HMAC
+      HMAC key (base64url) of the ACME external account binding of --acme-eab-kid.`
 
 func serveCommand() *cobra.Command {
 	return nodeCommand(server.RoleServe, "serve",
@@ -111,6 +113,14 @@ func nodeCommand(role, use, short, long string) *cobra.Command {
 		f.StringVar(&cfg.CnameSuffix, "cname-suffix", "w.cdnd.localhost", "suffix of the CNAME reported for each domain")
 		f.DurationVar(&cfg.AuditRetention, "audit-retention", audit.DefaultRetention, "how long the audit trail keeps a record")
 		f.BoolVar(&cfg.VerifyDomainOwner, "verify-domain-owner", false, "AddCdnDomain requires the account to have verified the root domain (VerifyDomainOwner)")
+		f.StringVar(&cfg.ACME.Directory, "acme-directory", "", "ACME directory URL of the CA that issues CertType=free certificates (default: none, free is refused)")
+		f.StringVar(&cfg.ACME.Email, "acme-email", "", "contact e-mail of the ACME account")
+		f.StringVar(&cfg.ACME.CAFile, "acme-ca-file", "", "PEM of the CA(s) that sign the ACME endpoint's TLS certificate, trusted besides the system's")
+		f.StringVar(&cfg.ACME.EABKeyID, "acme-eab-kid", "", "external account binding key id (its HMAC key from CDND_ACME_EAB_HMAC)")
+		f.StringSliceVar(&cfg.ACME.Challenges, "acme-challenges", []string{"http-01", "tls-alpn-01"}, "challenge types in order of preference; each retry moves to the next")
+		f.DurationVar(&cfg.ACME.LockTTL, "acme-lock-ttl", 15*time.Second, "lease of this node's order locks: how soon another API node takes over the orders of one that died")
+		f.DurationVar(&cfg.ACME.RetryMin, "acme-retry", time.Minute, "first pause after a failed order, doubling up to 24h (a CA's Retry-After that asks for longer wins)")
+		f.BoolVar(&cfg.ACME.VerifyCname, "verify-cname", false, "a free certificate is ordered only once the name is a CNAME of the domain's Cname (else status cname_error)")
 	}
 	if role != server.RoleAPI {
 		f.StringVar(&cfg.HTTPSAddr, "https-addr", defaultHTTPSAddr, "edge HTTPS listen address")

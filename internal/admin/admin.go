@@ -60,6 +60,7 @@ func Handler(cfg Config) http.Handler {
 		mux.Handle("GET /admin/v1/accounts", a.auth(a.listAccounts))
 		mux.Handle("GET /admin/v1/domains", a.auth(a.listDomains))
 		mux.Handle("GET /admin/v1/certs", a.auth(a.listCerts))
+		mux.Handle("GET /admin/v1/free-certs", a.auth(a.listFreeCerts))
 	}
 	return mux
 }

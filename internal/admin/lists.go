@@ -114,6 +114,9 @@ type certView struct {
 	CommonName string
 	Issuer     string
 	NotAfter   time.Time
+	// CertType is "free" for a certificate cdnd obtained through ACME,
+	// else "upload".
+	CertType string
 }
 
 // listCerts answers GET /admin/v1/certs?AccountId=&Expiring=720h: the
@@ -145,10 +148,55 @@ func (a *api) listCerts(ctx context.Context, r *http.Request) (int, any, error) 
 	out := make([]certView, len(rows))
 	for i, row := range rows {
 		c := row.Value
-		out[i] = certView{c.AccountID, c.Name, c.CertID, c.CommonName, c.Issuer, c.NotAfter}
+		out[i] = certView{c.AccountID, c.Name, c.CertID, c.CommonName, c.Issuer, c.NotAfter, "upload"}
+		if c.ACME {
+			out[i].CertType = "free"
+		}
 	}
 	return http.StatusOK, struct {
 		Certs []certView
 		Next  string
+	}{out, next}, nil
+}
+
+type freeCertView struct {
+	DomainName  string
+	AccountId   string
+	CertName    string
+	Status      string
+	Problem     string // the last ACME problem detail
+	Attempts    int
+	NextAttempt time.Time `json:",omitzero"`
+	Orders      int
+	NotAfter    time.Time `json:",omitzero"`
+	RenewAt     time.Time `json:",omitzero"`
+	Updated     time.Time
+}
+
+// listFreeCerts answers GET /admin/v1/free-certs?AccountId=&Status=: the
+// domains with CertType=free, how far their issuance is and the last
+// failure's problem detail.
+func (a *api) listFreeCerts(ctx context.Context, r *http.Request) (int, any, error) {
+	p, err := pageOf(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	account, status := r.URL.Query().Get("AccountId"), r.URL.Query().Get("Status")
+	keep := func(fc store.FreeCert) bool {
+		return (account == "" || fc.AccountID == account) && (status == "" || fc.Status == status)
+	}
+	rows, next, err := store.Page(ctx, a.cfg.Store, store.FreeCertsPrefix, p.after, p.limit, keep)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := make([]freeCertView, len(rows))
+	for i, row := range rows {
+		fc := row.Value
+		out[i] = freeCertView{fc.Domain, fc.AccountID, fc.CertName, fc.Status, fc.Problem, fc.Attempts,
+			fc.NextAttempt, fc.Orders, fc.NotAfter, fc.RenewAt, fc.Updated}
+	}
+	return http.StatusOK, struct {
+		FreeCerts []freeCertView
+		Next      string
 	}{out, next}, nil
 }

@@ -73,6 +73,28 @@ type certIDRecord struct {
 // name is ErrNameTaken unless overwrite; the same content under another name
 // is ErrContentExists unless overwrite.
 func (r *Repo) StageUpload(ctx context.Context, account, name string, p *Pair, overwrite bool) (*Staged, error) {
+	return r.stage(ctx, account, name, p, overwrite, false)
+}
+
+// ErrNotIssued: the name holds a certificate cdnd did not obtain itself,
+// which an issued certificate must not replace.
+var ErrNotIssued = errors.New("cas: the name holds an uploaded certificate")
+
+// StageIssued prepares storing a certificate cdnd obtained through ACME
+// under name, replacing the one issued before it; a certificate uploaded
+// under that name is ErrNotIssued.
+func (r *Repo) StageIssued(ctx context.Context, account, name string, p *Pair) (*Staged, error) {
+	existing, rev, err := r.Get(ctx, account, name)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if rev != 0 && !existing.ACME {
+		return nil, ErrNotIssued
+	}
+	return r.stage(ctx, account, name, p, true, true)
+}
+
+func (r *Repo) stage(ctx context.Context, account, name string, p *Pair, overwrite, issued bool) (*Staged, error) {
 	fp := certs.Fingerprint(p.Chain.Leaf)
 	existing, rev, err := r.Get(ctx, account, name)
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -127,6 +149,7 @@ func (r *Repo) StageUpload(ctx context.Context, account, name string, p *Pair, o
 		NotAfter:    leaf.NotAfter.UTC(),
 		Created:     existing.Created,
 		Updated:     now,
+		ACME:        issued,
 	}
 	newID := c.CertID == 0
 	if newID {

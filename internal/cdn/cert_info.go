@@ -41,6 +41,16 @@ func (s *Service) describeDomainCertificateInfo(ctx context.Context, r *openapi.
 	}
 	info := domainCertInfo{DomainName: d.Name, ServerCertificateStatus: "off", DomainCnameStatus: "ok", Status: "success"}
 	if d.HTTPS != nil {
+		// A free certificate's state is read before the certificate: the
+		// issuance writes both at once, so a success read here is
+		// followed by the issued certificate below.
+		free := d.HTTPS.CertType == certTypeFree
+		var status string
+		if free {
+			if status, err = s.freeStatus(ctx, d); err != nil {
+				return nil, err
+			}
+		}
 		c, _, err := s.certs.Get(ctx, d.AccountID, d.HTTPS.CertName)
 		if err != nil && !errors.Is(err, cas.ErrNotFound) {
 			return nil, err
@@ -48,10 +58,28 @@ func (s *Service) describeDomainCertificateInfo(ctx context.Context, r *openapi.
 		if err == nil {
 			fillCertInfo(&info, d, c)
 		}
+		if free {
+			info.ServerCertificateStatus, info.CertType, info.Status = "on", certTypeFree, status
+		}
 	}
 	return struct {
 		CertInfos struct{ CertInfo []domainCertInfo }
 	}{struct{ CertInfo []domainCertInfo }{[]domainCertInfo{info}}}, nil
+}
+
+// freeStatus is a free certificate's issuance, with Alibaba's values
+// (store.FreeChecking and the others), also while the domain still serves
+// the certificate it had before.
+func (s *Service) freeStatus(ctx context.Context, d store.Domain) (string, error) {
+	var fc store.FreeCert
+	_, err := s.st.Get(ctx, store.FreeCertKey(d.Name), &fc)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	if fc.Status == "" {
+		return store.FreeChecking, nil
+	}
+	return fc.Status, nil
 }
 
 func fillCertInfo(info *domainCertInfo, d store.Domain, c store.Cert) {

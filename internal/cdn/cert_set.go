@@ -44,6 +44,7 @@ const (
 	faultCertRegion
 	faultEnv
 	faultMissingCertID
+	faultFreeUnavailable
 
 	// numFaults is one more than the last fault: every table maps each
 	// fault below it (TestEveryFaultHasACodeInEveryTable).
@@ -87,6 +88,9 @@ var setServerCertificateErrors = map[certFault]*openapi.Error{
 	faultCertRegion:    errSetCertificateParameter,
 	faultEnv:           errSetCertificateParameter,
 	faultMissingCertID: errSetCertificateParameter,
+	// CertType=free needs a CA: an installation without --acme-directory
+	// refuses it rather than accept a certificate that never comes.
+	faultFreeUnavailable: openapi.NewError(400, "InvalidCertType.FreeUnavailable", "CertType free is not available: this installation has no ACME directory configured (cdnd --acme-directory)."),
 }
 
 var errSetCertificateParameter = openapi.NewError(400, "SetDomainCertificate.ParameterError", "The specified parameters are invalid.")
@@ -137,7 +141,7 @@ func translate(err error, codes map[certFault]*openapi.Error) error {
 type certChange struct {
 	domains  []string
 	enable   bool
-	certType string // upload | cas
+	certType string // upload | cas | free
 	name     string
 	chainPEM string
 	keyPEM   string
@@ -195,7 +199,7 @@ func parseServerCertificate(r *openapi.Request, legacy bool) (certChange, error)
 	if err := c.validate(); err != nil || !c.enable {
 		return c, err
 	}
-	if c.name == "" && (!legacy || c.certType == "cas") {
+	if c.name == "" && c.certType != "free" && (!legacy || c.certType == "cas") {
 		return c, faultMissingName
 	}
 	return c, nil
@@ -212,7 +216,7 @@ func (c *certChange) validate() error {
 		c.certType = "upload"
 	}
 	switch {
-	case c.certType != "upload" && c.certType != "cas":
+	case c.certType != "upload" && c.certType != "cas" && c.certType != certTypeFree:
 		return faultCertType
 	case !c.enable:
 		return nil
@@ -291,6 +295,9 @@ func (s *Service) changeCertificate(ctx context.Context, accountID string, c cer
 			c.name = "cert-" + certs.Fingerprint(pair.Chain.Leaf)[:16]
 		}
 	}
+	if c.enable && c.certType == certTypeFree && !s.freeCerts {
+		return faultFreeUnavailable
+	}
 	return store.RetryConflicts(ctx, func() error {
 		t := s.st.Txn()
 		domains := make([]store.Domain, 0, len(c.domains))
@@ -303,7 +310,7 @@ func (s *Service) changeCertificate(ctx context.Context, accountID string, c cer
 			domains = append(domains, d)
 		}
 		var binding *store.Binding
-		if c.enable {
+		if c.enable && c.certType != certTypeFree {
 			staged, err := s.stageCert(ctx, accountID, c, pair)
 			if err != nil {
 				return err
@@ -312,6 +319,18 @@ func (s *Service) changeCertificate(ctx context.Context, accountID string, c cer
 			binding = &store.Binding{CertName: c.name, CertType: c.certType, Updated: s.now().UTC()}
 		}
 		for _, d := range domains {
+			binding := binding
+			wasFree := d.HTTPS != nil && d.HTTPS.CertType == certTypeFree
+			switch {
+			case c.enable && c.certType == certTypeFree:
+				if wasFree {
+					continue // already renewing itself
+				}
+				binding = s.requestFree(t, d)
+			case wasFree:
+				// Any other binding, or HTTPS off, ends the renewals.
+				t.Delete(store.FreeCertKey(d.Name))
+			}
 			if sameBinding(d.HTTPS, binding) {
 				continue
 			}
@@ -322,6 +341,33 @@ func (s *Service) changeCertificate(ctx context.Context, accountID string, c cer
 		_, err := t.Commit(ctx)
 		return err
 	})
+}
+
+// certTypeFree is a certificate cdnd obtains and renews itself through
+// ACME, Alibaba's "free certificate".
+const certTypeFree = "free"
+
+// FreeCertName is the repository name of a domain's free certificate.
+func FreeCertName(domain string) string { return "free-" + domain }
+
+// requestFree adds to t the request of a free certificate for d and
+// returns d's binding meanwhile: the certificate it already serves, if any,
+// until the free one is issued (the API call returns at once).
+func (s *Service) requestFree(t *store.Txn, d store.Domain) *store.Binding {
+	now := s.now().UTC()
+	fc := store.FreeCert{Domain: d.Name, AccountID: d.AccountID, CertName: FreeCertName(d.Name),
+		Status: store.FreeChecking, Requested: now, Updated: now}
+	if strings.HasPrefix(d.Name, ".") {
+		// HTTP-01 and TLS-ALPN-01 cannot prove a wildcard (RFC 8555
+		// section 7.1.3: only dns-01 may).
+		fc.Status = store.FreeUnsupportWildcard
+	}
+	t.Put(store.FreeCertKey(d.Name), fc)
+	name := fc.CertName
+	if d.HTTPS != nil {
+		name = d.HTTPS.CertName
+	}
+	return &store.Binding{CertName: name, CertType: certTypeFree, Updated: now}
 }
 
 func sameBinding(a, b *store.Binding) bool {

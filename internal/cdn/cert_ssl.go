@@ -48,7 +48,7 @@ func (s *Service) parseSSLCertificate(ctx context.Context, r *openapi.Request, b
 	case r.Get("Env") != "" && r.Get("Env") != "staging" && r.Get("Env") != "production":
 		return c, faultEnv
 	}
-	if err := c.validate(); err != nil || !c.enable || c.certType == "upload" {
+	if err := c.validate(); err != nil || !c.enable || c.certType == "upload" || c.certType == certTypeFree {
 		return c, err
 	}
 	// cas: by CertId (what certd and certimate send), or by name.

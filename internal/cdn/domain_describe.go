@@ -67,7 +67,7 @@ func (s *Service) describeDomain(ctx context.Context, r *openapi.Request) (store
 	}
 	sum := domainSummary{
 		DomainName:              d.Name,
-		Cname:                   s.cname(d.Name),
+		Cname:                   s.Cname(d.Name),
 		CdnType:                 d.CdnType,
 		DomainStatus:            status(d, rev, applied),
 		Scope:                   d.Scope,
@@ -94,7 +94,9 @@ func (s *Service) describeDomainDetail(ctx context.Context, r *openapi.Request) 
 	return struct{ GetDomainDetailModel domainDetail }{detail}, nil
 }
 
-func (s *Service) cname(domain string) string {
+// Cname is the name a domain's DNS must point at (its Cname): the free
+// certificate check of --verify-cname compares with it.
+func (s *Service) Cname(domain string) string {
 	return strings.TrimPrefix(domain, ".") + "." + s.cnameSuffix
 }
 
@@ -300,7 +302,7 @@ func (s *Service) describeUserDomains(ctx context.Context, r *openapi.Request) (
 		p := pageData{
 			DomainName:      d.Name,
 			DomainId:        d.DomainID,
-			Cname:           s.cname(d.Name),
+			Cname:           s.Cname(d.Name),
 			CdnType:         d.CdnType,
 			DomainStatus:    st,
 			Coverage:        d.Scope,

@@ -33,6 +33,7 @@ type Service struct {
 	// originClient fetches from web servers tenants name (ownership files).
 	originClient *http.Client
 	verifyOwner  bool
+	freeCerts    bool
 	origins      *originpolicy.Policy
 	now          func() time.Time
 	// busyWait is how long an action on a domain that is still configuring
@@ -66,6 +67,9 @@ type Config struct {
 	// Origins is the node's origin address policy; nil refuses every
 	// address that is not globally reachable.
 	Origins *originpolicy.Policy
+	// FreeCerts says an ACME CA is configured, so CertType=free is
+	// accepted (internal/acme issues the certificates).
+	FreeCerts bool
 }
 
 // New returns the CDN service.
@@ -90,6 +94,7 @@ func New(cfg Config) *Service {
 		keyring:      cfg.Keyring,
 		originClient: cfg.OriginClient,
 		verifyOwner:  cfg.VerifyDomainOwner,
+		freeCerts:    cfg.FreeCerts,
 		origins:      cfg.Origins,
 		now:          time.Now,
 		busyWait:     2 * time.Second,

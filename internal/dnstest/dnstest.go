@@ -24,13 +24,21 @@ type Server struct {
 // Start serves until the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
+	// The TCP port is the UDP one's number, which a TCP socket may
+	// already hold: draw another pair then.
+	var pc net.PacketConn
+	var ln net.Listener
+	var err error
+	for range 20 {
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			break
+		}
 		pc.Close()
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	s := &Server{Addr: pc.LocalAddr().String(), records: map[string][]dns.RR{}}
@@ -77,16 +85,40 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	if len(req.Question) == 1 {
 		q := req.Question[0]
 		s.mu.Lock()
-		set, known := s.records[strings.ToLower(q.Name)]
+		m.Answer, m.Rcode = s.answer(strings.ToLower(q.Name), q.Qtype)
 		s.mu.Unlock()
-		for _, rr := range set {
-			if rr.Header().Rrtype == q.Qtype {
-				m.Answer = append(m.Answer, rr)
-			}
-		}
-		if !known {
-			m.Rcode = dns.RcodeNameError
-		}
 	}
 	_ = w.WriteMsg(m)
+}
+
+// answer is what an authoritative server holding every record answers:
+// the records of the name and type, and for a name that is an alias
+// (CNAME), the alias and then the answer for its target, as RFC 1034
+// section 4.3.2 (step 3.a) says, so that a resolver asking for A learns
+// the CNAME too.
+func (s *Server) answer(name string, qtype uint16) ([]dns.RR, int) {
+	var out []dns.RR
+	for hops := 0; hops < 8; hops++ {
+		set, known := s.records[name]
+		if !known {
+			if hops == 0 {
+				return nil, dns.RcodeNameError
+			}
+			return out, dns.RcodeSuccess
+		}
+		var alias *dns.CNAME
+		for _, rr := range set {
+			if rr.Header().Rrtype == qtype {
+				out = append(out, rr)
+			} else if c, ok := rr.(*dns.CNAME); ok {
+				alias = c
+			}
+		}
+		if alias == nil || qtype == dns.TypeCNAME {
+			return out, dns.RcodeSuccess
+		}
+		out = append(out, alias)
+		name = strings.ToLower(alias.Target)
+	}
+	return out, dns.RcodeSuccess
 }

@@ -58,8 +58,10 @@ type Edge struct {
 	metrics *metrics
 	idx     *index
 	cache   *certCache
-	tls     *tls.Config
-	proxy   http.Handler
+	// challenges are the ACME answers published for free certificates.
+	challenges *challenges
+	tls        *tls.Config
+	proxy      http.Handler
 	// httpCache is the HTTP cache in front of the origins; nil: none.
 	httpCache *cache.Cache
 	// transport reaches the origins; a field so tests can shorten its
@@ -107,15 +109,16 @@ func New(cfg Config) *Edge {
 	}
 	m := newMetrics(cfg.Metrics)
 	e := &Edge{
-		store:     cfg.Store,
-		id:        cfg.EdgeID,
-		log:       log,
-		metrics:   m,
-		idx:       newIndex(),
-		cache:     newCertCache(cfg.CacheSize, cfg.Keyring, log, m),
-		reportNow: make(chan struct{}, 1),
-		bodyIdle:  bodyIdleTimeout,
-		httpCache: cfg.HTTPCache,
+		store:      cfg.Store,
+		id:         cfg.EdgeID,
+		log:        log,
+		metrics:    m,
+		idx:        newIndex(),
+		cache:      newCertCache(cfg.CacheSize, cfg.Keyring, log, m),
+		challenges: newChallenges(),
+		reportNow:  make(chan struct{}, 1),
+		bodyIdle:   bodyIdleTimeout,
+		httpCache:  cfg.HTTPCache,
 
 		snapshotPath: cfg.SnapshotPath,
 		journalFloor: defaultJournalFloor,
@@ -124,6 +127,9 @@ func New(cfg Config) *Edge {
 		prefetches: prefetcher{slots: make(chan struct{}, prefetchConcurrency)},
 		runCtx:     context.Background(),
 		now:        time.Now,
+	}
+	if cfg.Store != nil {
+		e.challenges.mirror = cfg.Store.NewMirror(store.ChallengesPrefix, e.challenges.apply)
 	}
 	if cfg.SnapshotPath != "" {
 		e.snap = &snapshotQueue{wake: make(chan struct{}, 1), durableChanged: func(rev int64) {

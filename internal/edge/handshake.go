@@ -47,6 +47,9 @@ func (e *Edge) newTLSConfig(def *tls.Certificate) *tls.Config {
 	// built once here, so a handshake costs a lookup, not a copy.
 	variants := newTLSVariants(cfg)
 	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		if offersACMETLS(hello) {
+			return e.challenges.tlsALPN01Config(hello), nil
+		}
 		name, ok := normalizeName(hello.ServerName)
 		if !ok {
 			return nil, nil // the listener's own config

@@ -207,6 +207,10 @@ func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) ht
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
+		if isHTTP01(r.URL.Path) {
+			e.challenges.serveHTTP01(w, host, r.URL.Path)
+			return
+		}
 		var d *domainEntry
 		if name, ok := normalizeName(host); ok {
 			d = e.idx.domain(name)

@@ -56,6 +56,15 @@ func (e *Edge) Run(ctx context.Context) error {
 		cancel()
 	}()
 
+	// The ACME answers follow a watch of their own: they are short-lived
+	// and never part of the fail-static snapshot.
+	challengesDone := make(chan struct{})
+	go func() {
+		defer close(challengesDone)
+		e.challenges.mirror.Run(ctx)
+	}()
+	defer func() { <-challengesDone }()
+
 	progressDone := make(chan struct{})
 	go func() { defer close(progressDone); e.progressLoop(ctx) }()
 	defer func() { <-progressDone }()

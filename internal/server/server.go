@@ -92,6 +92,9 @@ type Config struct {
 	CacheMemorySize int64
 	CacheDiskSize   int64
 	CacheDir        string
+	// ACME configures free certificates (CertType=free) on API nodes;
+	// without a Directory they are refused.
+	ACME ACMEConfig
 	// Env holds the CDND_* environment values.
 	Env Env
 	// Logger receives every log line; nil means slog.Default().
@@ -107,6 +110,7 @@ type Env struct {
 	RootAccessKeySecret string // CDND_ROOT_ACCESS_KEY_SECRET
 	AdminToken          string // CDND_ADMIN_TOKEN
 	MasterKey           string // CDND_MASTER_KEY
+	ACMEEABHMAC         string // CDND_ACME_EAB_HMAC
 }
 
 // EnvFromOS reads Env from the process environment.
@@ -116,6 +120,7 @@ func EnvFromOS() Env {
 		RootAccessKeySecret: os.Getenv("CDND_ROOT_ACCESS_KEY_SECRET"),
 		AdminToken:          os.Getenv("CDND_ADMIN_TOKEN"),
 		MasterKey:           os.Getenv("CDND_MASTER_KEY"),
+		ACMEEABHMAC:         os.Getenv("CDND_ACME_EAB_HMAC"),
 	}
 }
 
@@ -330,7 +335,15 @@ func (s *Server) startAPI(ctx, runCtx context.Context, cfg Config, kr *keyring.K
 	repo := cas.New(s.store, kr)
 	resolver := newResolver(cfg.DNSResolver)
 	service := cdn.New(cdn.Config{Store: s.store, Certs: repo, CnameSuffix: cfg.CnameSuffix, Resolver: resolver, Keyring: kr,
-		OriginClient: newOriginClient(s.origins, resolver), VerifyDomainOwner: cfg.VerifyDomainOwner, Origins: s.origins})
+		OriginClient: newOriginClient(s.origins, resolver), VerifyDomainOwner: cfg.VerifyDomainOwner, Origins: s.origins,
+		FreeCerts: cfg.ACME.Directory != ""})
+	if cfg.ACME.Directory != "" {
+		mgr, err := newACMEManager(cfg, s.store, repo, kr, resolver, service.Cname, s.log, reg)
+		if err != nil {
+			return nil, err
+		}
+		s.goRun("acme", func() error { return mgr.Run(runCtx) })
+	}
 	trail := audit.New(s.store, cfg.AuditRetention, s.log)
 	s.trail = trail
 	peers := newPeerCount(s.store, s.log)

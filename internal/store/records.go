@@ -56,7 +56,7 @@ type Domain struct {
 // Binding ties a domain to a certificate of its account's repository.
 type Binding struct {
 	CertName string    `json:"cert"`
-	CertType string    `json:"type"` // upload | cas
+	CertType string    `json:"type"` // upload | cas | free
 	Updated  time.Time `json:"updated"`
 }
 
@@ -77,6 +77,9 @@ type Cert struct {
 	NotAfter    time.Time      `json:"notAfter"`
 	Created     time.Time      `json:"created"`
 	Updated     time.Time      `json:"updated"`
+	// ACME says cdnd obtained the certificate itself (CertType=free): only
+	// then may a renewal overwrite the record.
+	ACME bool `json:"acme,omitempty"`
 }
 
 // Edge is an edge node's report of what it has applied.
