@@ -133,12 +133,19 @@ func RefreshUsageKey(account string, t time.Time) Key {
 // GetRefreshUsage reads an account's usage on the day of t with the
 // revision it was written at (0 and nothing used when the day has none).
 func (s *Store) GetRefreshUsage(ctx context.Context, account string, t time.Time) (RefreshUsage, int64, error) {
-	var u RefreshUsage
-	rev, err := s.Get(ctx, RefreshUsageKey(account, t), &u)
+	return getCount[RefreshUsage](ctx, s, RefreshUsageKey(account, t))
+}
+
+// getCount reads a count record with its revision: the zero count at
+// revision 0 when there is none yet.
+func getCount[T any](ctx context.Context, s *Store, k Key) (T, int64, error) {
+	var v T
+	rev, err := s.Get(ctx, k, &v)
 	if errors.Is(err, ErrNotFound) {
-		return RefreshUsage{}, 0, nil
+		var zero T
+		return zero, 0, nil
 	}
-	return u, rev, err
+	return v, rev, err
 }
 
 // PutRefreshUsage writes an account's usage on the day of t, kept past the
@@ -156,12 +163,7 @@ func RefreshMinuteKey(domain string, t time.Time) Key {
 // GetRefreshMinute reads how many URLs of domain were refreshed in the
 // minute of t, with the revision of the count (0 when none).
 func (s *Store) GetRefreshMinute(ctx context.Context, domain string, t time.Time) (int, int64, error) {
-	var n int
-	rev, err := s.Get(ctx, RefreshMinuteKey(domain, t), &n)
-	if errors.Is(err, ErrNotFound) {
-		return 0, 0, nil
-	}
-	return n, rev, err
+	return getCount[int](ctx, s, RefreshMinuteKey(domain, t))
 }
 
 // PutRefreshMinute writes the count of the minute of t, kept a few
