@@ -60,6 +60,11 @@ const (
 	maxURLsPerMinute  = 1000
 )
 
+// maxObjectPathBytes bounds a call's paths together, so that its tasks fit
+// one etcd request (1.5 MiB by default) with the call's bookkeeping: 1,000
+// URLs of half a KiB.
+const maxObjectPathBytes = 512 << 10
+
 // refreshBatch is one call's paths, validated, by domain in the order
 // first named.
 type refreshBatch struct {
@@ -71,6 +76,9 @@ type refreshBatch struct {
 // parseObjectPaths validates every path of an ObjectPath parameter (one a
 // line, LF or CRLF) before anything is read or written.
 func parseObjectPaths(raw string, k refreshKind) (*refreshBatch, error) {
+	if len(raw) > maxObjectPathBytes {
+		return nil, errSingleRequest
+	}
 	b := &refreshBatch{paths: map[string][]string{}}
 	for _, line := range strings.Split(raw, "\n") {
 		line = strings.TrimSpace(line)

@@ -127,12 +127,16 @@ type leasedPut struct {
 }
 
 // putLeased writes v at k under a lease of pool that lives at least ttl.
+// Its value is JSON without HTML escaping: a URL's "&" stays one byte, not
+// six, so that what the API bounded is what etcd gets.
 func (t *Txn) putLeased(k Key, v any, pool *nonceLeases, ttl time.Duration) *Txn {
-	b, err := json.Marshal(v)
-	if err != nil && t.err == nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil && t.err == nil {
 		t.err = fmt.Errorf("store: encode %s: %w", k, err)
 	}
-	t.leased = append(t.leased, leasedPut{clientv3.OpPut(t.s.abs(k), string(b)), pool, ttl})
+	t.leased = append(t.leased, leasedPut{clientv3.OpPut(t.s.abs(k), strings.TrimSuffix(b.String(), "\n")), pool, ttl})
 	return t
 }
 
