@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
 
 	"github.com/cdnd/cdnd/internal/fleettest"
@@ -154,5 +156,41 @@ func TestFleetPrefetchFillsEveryEdge(t *testing.T) {
 		if got := o.count(p); got != 2 {
 			t.Errorf("origin hits for %s: %d, want 2 (one per edge)", p, got)
 		}
+	}
+}
+
+// TestFleetRefreshQuotaAcrossAPINodes: an account's daily quota is one
+// count for the fleet: 25 regex purges sent at once, alternately to two
+// API nodes, get exactly 20 tasks and 5 QuotaExceeded.Refresh.
+func TestFleetRefreshQuotaAcrossAPINodes(t *testing.T) {
+	skipFleet(t)
+	t.Parallel()
+	f := newFleet(t, 2, 1)
+	acc := f.newAccount()
+	o, _ := versionedOrigin(t)
+	name := "quota.fleet.example"
+	f.addCachedDomain(acc, name, o)
+	var ok, refused atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 25 {
+		wg.Go(func() {
+			_, err := refresh(acc.clients[i%2], "Regex", "http://"+name+"/r"+strconv.Itoa(i)+"/.*")
+			var se *errors.ServerError
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errorsAs(err, &se) && se.ErrorCode() == "QuotaExceeded.Refresh":
+				refused.Add(1)
+			default:
+				t.Errorf("call %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 20 || refused.Load() != 5 {
+		t.Errorf("%d tasks and %d refusals, want 20 and 5", ok.Load(), refused.Load())
+	}
+	if n := listTasks(t, acc.clients[1], cdn.CreateDescribeRefreshTasksRequest()).TotalCount; n != 20 {
+		t.Errorf("%d tasks listed, want 20", n)
 	}
 }

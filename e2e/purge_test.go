@@ -173,6 +173,10 @@ func TestRefreshRefusals(t *testing.T) {
 	for i := range many {
 		many[i] = fmt.Sprintf("http://%s/static/%d", name, i)
 	}
+	long := make([]string, 300) // 600 KB: more than one etcd request holds with room
+	for i := range long {
+		long[i] = fmt.Sprintf("http://%s/%d/%s", name, i, strings.Repeat("&", 2000))
+	}
 	for _, tc := range []struct {
 		objectType string
 		paths      []string
@@ -185,6 +189,7 @@ func TestRefreshRefusals(t *testing.T) {
 		{"Regex", []string{"http://" + name + "/("}, "InvalidObjectPath.Malformed", 400},
 		{"Block", []string{"http://" + name + "/a"}, "InvalidObjectType.Malformed", 400},
 		{"File", many, "SingleRequest.OverLimit", 400},
+		{"File", long, "SingleRequest.OverLimit", 400},
 		{"File", []string{"http://*.example.com/a"}, "InvalidExtensiveDomain.ValueNotSupported", 400},
 		{"File", []string{"http://" + foreign + "/static/a.txt"}, "InvalidDomain.NotFound", 404},
 		{"File", []string{"http://" + name + "/a", "http://" + foreign + "/a"}, "InvalidDomain.NotFound", 404},
@@ -445,5 +450,52 @@ func TestDescribeRefreshTasksThrottled(t *testing.T) {
 	}
 	if throttled == 0 {
 		t.Error("20 calls at once were all answered")
+	}
+}
+
+// A domain may have 1,000 URLs refreshed a minute: a second call of 600
+// within the minute is refused (QuotaPerMinuteExceeded.Refresh) and uses
+// nothing of the day's quota.
+func TestRefreshPerMinuteLimit(t *testing.T) {
+	o := newCountingOrigin(t, cacheTestOrigin)
+	a := newAccount(t)
+	name := addCachedDomain(t, a.cdn, srv.HTTPAddr.String(), o)
+	batch := func(n, from int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("http://%s/m/%d", name, from+i)
+		}
+		return out
+	}
+	// Both calls in one minute: start afresh when it is about to turn.
+	if now := time.Now().UTC(); now.Second() >= 50 {
+		time.Sleep(now.Truncate(time.Minute).Add(time.Minute).Sub(now))
+	}
+	if _, err := refresh(a.cdn, "File", batch(600, 0)...); err != nil {
+		t.Fatal(err)
+	}
+	_, err := refresh(a.cdn, "File", batch(600, 1000)...)
+	wantAPIError(t, err, "QuotaPerMinuteExceeded.Refresh", 400)
+	if q := quota(t, a.cdn); q.UrlRemain != "9400" {
+		t.Errorf("UrlRemain %s after one accepted call of 600", q.UrlRemain)
+	}
+}
+
+// The largest call the limits allow commits whole: its tasks, usage and
+// bookkeeping fit one etcd request, "&"s and all.
+func TestRefreshLargestCallCommits(t *testing.T) {
+	o := newCountingOrigin(t, cacheTestOrigin)
+	a := newAccount(t)
+	name := addCachedDomain(t, a.cdn, srv.HTTPAddr.String(), o)
+	paths := make([]string, 250)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("http://%s/%d?%s", name, i, strings.Repeat("&", 2040))[:2040]
+	}
+	id, err := refresh(a.cdn, "File", paths...)
+	if err != nil {
+		t.Fatalf("%d KB of paths: %v", len(strings.Join(paths, "\n"))>>10, err)
+	}
+	if tasks := waitTaskComplete(t, a.cdn, id, 10*time.Second); len(tasks) != len(paths) {
+		t.Errorf("%d paths in the task, want %d", len(tasks), len(paths))
 	}
 }

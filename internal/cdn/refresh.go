@@ -19,6 +19,7 @@ var (
 	errObjectPathMalformed = openapi.NewError(400, "InvalidObjectPath.Malformed", "Specified ObjectPath is malformed.")
 	errObjectTypeMalformed = openapi.NewError(400, "InvalidObjectType.Malformed", "Specified ObjectType is malformed.")
 	errRefreshQuota        = openapi.NewError(400, "QuotaExceeded.Refresh", "Your refresh quota has been exhausted.")
+	errRefreshPerMinute    = openapi.NewError(400, "QuotaPerMinuteExceeded.Refresh", "Your refresh quota per minute has been exhausted.")
 	// A prefetch past the day's quota: the answer Alibaba documents for it
 	// (https://www.alibabacloud.com/help/en/cdn/user-guide/preload-queue-is-full).
 	errPreloadQuota        = openapi.NewError(403, "PreloadQueueFull", "Preload queue is full, please try again later.")
@@ -46,13 +47,23 @@ var refreshKinds = map[string]refreshKind{
 	"File":         {objectpath.File, store.PurgeFile, 1000, 10000, func(u *store.RefreshUsage) *int { return &u.URLs }, errRefreshQuota},
 	"Directory":    {objectpath.Directory, store.PurgeDirectory, 100, 100, func(u *store.RefreshUsage) *int { return &u.Directories }, errRefreshQuota},
 	"Regex":        {objectpath.Regex, store.PurgeRegex, 20, 20, func(u *store.RefreshUsage) *int { return &u.Regex }, errRefreshQuota},
-	"IgnoreParams": {objectpath.IgnoreParams, store.PurgeIgnoreParams, 1000, 100, func(u *store.RefreshUsage) *int { return &u.IgnoreParams }, errRefreshQuota},
+	"IgnoreParams": {objectpath.IgnoreParams, store.PurgeIgnoreParams, 100, 100, func(u *store.RefreshUsage) *int { return &u.IgnoreParams }, errRefreshQuota},
 }
 
 var preloadKind = refreshKind{objectpath.Preload, store.PurgePreload, 100, 1000, func(u *store.RefreshUsage) *int { return &u.Preload }, errPreloadQuota}
 
-// maxRefreshDomains is how many domains one call may name.
-const maxRefreshDomains = 10
+// maxRefreshDomains is how many domains one call may name, and
+// maxURLsPerMinute how many File URLs of one domain may be refreshed in a
+// minute (the RefreshObjectCaches page).
+const (
+	maxRefreshDomains = 10
+	maxURLsPerMinute  = 1000
+)
+
+// maxObjectPathBytes bounds a call's paths together, so that its tasks fit
+// one etcd request (1.5 MiB by default) with the call's bookkeeping: 1,000
+// URLs of half a KiB.
+const maxObjectPathBytes = 512 << 10
 
 // refreshBatch is one call's paths, validated, by domain in the order
 // first named.
@@ -65,6 +76,9 @@ type refreshBatch struct {
 // parseObjectPaths validates every path of an ObjectPath parameter (one a
 // line, LF or CRLF) before anything is read or written.
 func parseObjectPaths(raw string, k refreshKind) (*refreshBatch, error) {
+	if len(raw) > maxObjectPathBytes {
+		return nil, errSingleRequest
+	}
 	b := &refreshBatch{paths: map[string][]string{}}
 	for _, line := range strings.Split(raw, "\n") {
 		line = strings.TrimSpace(line)
@@ -196,6 +210,17 @@ func (s *Service) writeTasks(ctx context.Context, r *openapi.Request, b *refresh
 			}
 			t.Unchanged(store.DomainKey(d.Name), rev)
 			names[i] = d.Name
+			if k.store != store.PurgeFile {
+				continue
+			}
+			used, rev, err := s.st.GetRefreshMinute(ctx, d.Name, now)
+			if err != nil {
+				return err
+			}
+			if used+len(b.paths[host]) > maxURLsPerMinute {
+				return errRefreshPerMinute
+			}
+			t.Unchanged(store.RefreshMinuteKey(d.Name, now), rev).PutRefreshMinute(d.Name, now, used+len(b.paths[host]))
 		}
 		usage, rev, err := s.st.GetRefreshUsage(ctx, account(r), now)
 		if err != nil {

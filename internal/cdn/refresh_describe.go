@@ -190,7 +190,13 @@ func (s *Service) describeRefreshTasks(ctx context.Context, r *openapi.Request) 
 	if err != nil {
 		return nil, err
 	}
-	all, err := s.st.ListPurges(ctx, account(r))
+	var all []store.Versioned[store.Purge]
+	if f.taskID != "" {
+		// One task: read it alone rather than the account's three days.
+		all, err = s.st.GetPurges(ctx, account(r), []string{f.taskID})
+	} else {
+		all, err = s.st.ListPurges(ctx, account(r))
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,10 @@ type metrics struct {
 
 	snapshotDurable prometheus.Gauge
 	snapshotWrite   *prometheus.HistogramVec
+
+	// purgeTasks counts the purge and prefetch tasks applied to the HTTP
+	// cache, by type (store.Purge.Type: five values).
+	purgeTasks *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -50,7 +54,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Help:    "Snapshot writes by kind: base (the whole served set) or journal (an append of pending revisions and its fsync).",
 		Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
 	}, []string{"kind"})
+	purgeTasks := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cdnd_edge_purge_tasks_total",
+		Help: "Purge and prefetch tasks applied to the HTTP cache, by type: file, directory, regex, ignoreParams, preload.",
+	}, []string{"type"})
 	if reg != nil {
+		purgeTasks = register(reg, purgeTasks)
 		domains = register(reg, domains)
 		applied = register(reg, applied)
 		handshakes = register(reg, handshakes)
@@ -69,6 +78,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 		snapshotDurable: snapshotDurable,
 		snapshotWrite:   snapshotWrite,
+		purgeTasks:      purgeTasks,
 	}
 }
 

@@ -16,6 +16,13 @@ import (
 // of its "result" label.
 func metricValue(t *testing.T, reg *prometheus.Registry, name, result string) float64 {
 	t.Helper()
+	return labeledValue(t, reg, name, "result", result)
+}
+
+// labeledValue reads one sample from reg: name, and for a vector the value
+// whose label has value.
+func labeledValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -25,7 +32,7 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, result string) fl
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			if result != "" && !hasLabel(m, "result", result) {
+			if value != "" && !hasLabel(m, label, value) {
 				continue
 			}
 			switch {

@@ -51,7 +51,8 @@ func (e *Edge) installPurges(next *index) {
 	seen := make(map[purgeRef]bool, len(next.purges))
 	for ref, p := range next.purges {
 		seen[ref] = true
-		if !e.purgesSeen[ref] {
+		if !e.purgesSeen[ref] && p.Type != store.PurgePreload {
+			e.metrics.purgeTasks.WithLabelValues(p.Type).Inc()
 			e.purge(p)
 		}
 	}
@@ -90,6 +91,7 @@ func (e *Edge) applyPurges(changes []store.Change) {
 			continue
 		}
 		e.purgesSeen[ref] = true
+		e.metrics.purgeTasks.WithLabelValues(c.Purge.Type).Inc()
 		if c.Purge.Type == store.PurgePreload {
 			e.prefetch(c.Purge)
 		} else {
@@ -157,9 +159,7 @@ func (e *Edge) prefetch(p *store.Purge) {
 			}
 		}
 	}
-	e.prefetches.wg.Add(1)
-	go func() {
-		defer e.prefetches.wg.Done()
+	e.prefetches.wg.Go(func() {
 		for _, raw := range p.Paths {
 			o, err := objectpath.Parse(objectpath.Preload, raw)
 			if err != nil || o.Host != p.Domain {
@@ -170,10 +170,12 @@ func (e *Edge) prefetch(p *store.Purge) {
 			case <-e.runCtx.Done():
 				return
 			}
-			e.fetchOne(o, header)
-			<-e.prefetches.slots
+			e.prefetches.wg.Go(func() {
+				defer func() { <-e.prefetches.slots }()
+				e.fetchOne(o, header)
+			})
 		}
-	}()
+	})
 }
 
 // fetchOne requests one object through the edge's handler and discards

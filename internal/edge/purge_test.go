@@ -1,14 +1,18 @@
 package edge
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cdnd/cdnd/internal/edge/cache"
 	"github.com/cdnd/cdnd/internal/store"
@@ -179,5 +183,59 @@ func TestReaddedDomainStartsWithNothingCached(t *testing.T) {
 	defer stop(en, hc)
 	if got := body(en, "/b"); got != "object" {
 		t.Errorf("after delete and add with the edge down: %q", got)
+	}
+}
+
+// A prefetch task fetches its paths through the edge's cache, at most
+// prefetchConcurrency at once, and each then answers from the cache.
+func TestPrefetchBoundedAndCached(t *testing.T) {
+	st := testStoreFor(t)
+	var inflight, peak, fetched atomic.Int32
+	origin := &testOrigin{srv: httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inflight.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(50 * time.Millisecond)
+		inflight.Add(-1)
+		fetched.Add(1)
+		w.Header().Set("Cache-Control", "max-age=600")
+		_, _ = io.WriteString(w, "pre "+r.URL.Path)
+	}))}
+	t.Cleanup(origin.srv.Close)
+	name := "prefetch.example.com"
+	c := issue(t, name)
+	putCertAndDomains(t, st, c, "c", domain(name, "c", origin.source("20")))
+	hc, err := cache.New(cache.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hc.Close)
+	reg := prometheus.NewRegistry()
+	en := startEdge(t, st, withConfig(func(cfg *Config) { cfg.HTTPCache, cfg.Metrics = hc, reg }))
+	var paths []string
+	for i := range 20 {
+		paths = append(paths, "http://"+name+"/p/"+strconv.Itoa(i))
+	}
+	en.waitApplied(commit(t, st.Txn().PutPurge(store.Purge{AccountID: "1", TaskID: store.NewTaskID(time.Now()), Domain: name, Type: store.PurgePreload, Paths: paths})))
+	eventually(t, 10*time.Second, func() error {
+		if n := fetched.Load(); n < 20 {
+			return fmt.Errorf("%d of 20 fetched", n)
+		}
+		return nil
+	})
+	if p := peak.Load(); p > prefetchConcurrency || p < 2 {
+		t.Errorf("%d fetches at once, want 2 to %d", p, prefetchConcurrency)
+	}
+	for i := range 20 {
+		resp := en.getPlain(name, "/p/"+strconv.Itoa(i))
+		if !strings.HasPrefix(resp.Header.Get("X-Cache"), "HIT") {
+			t.Errorf("/p/%d after the prefetch: %s", i, resp.Header.Get("X-Cache"))
+		}
+	}
+	if n := fetched.Load(); n != 20 {
+		t.Errorf("%d origin fetches, want 20", n)
+	}
+	if n := labeledValue(t, reg, "cdnd_edge_purge_tasks_total", "type", "preload"); n != 1 {
+		t.Errorf("cdnd_edge_purge_tasks_total{type=preload} %v, want 1", n)
 	}
 }

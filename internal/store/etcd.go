@@ -51,10 +51,12 @@ type Store struct {
 	prefix string      // e.g. "/cdnd/v1/"
 	nonces *nonceLeases
 	// retained shares leases among audit records, purges among purge
-	// records (a pool per time to live: one pool alternating between two
-	// would grant a lease per call).
+	// records and minutes among per-minute usage records (a pool per time
+	// to live: one pool alternating between two would grant a lease per
+	// call).
 	retained *nonceLeases
 	purges   *nonceLeases
+	minutes  *nonceLeases
 	// closing silences the embedded member's shutdown noise.
 	closing *atomic.Bool
 	// derived stores (WithPrefix) share the client and do not close it.
@@ -131,6 +133,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.nonces = &nonceLeases{cli: s.cli}
 	s.retained = &nonceLeases{cli: s.cli}
 	s.purges = &nonceLeases{cli: s.cli}
+	s.minutes = &nonceLeases{cli: s.cli}
 	s.background, s.stop = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -217,7 +220,7 @@ func deferLogin(starting *atomic.Bool) grpc.UnaryClientInterceptor {
 // WithPrefix returns a Store sharing s's connection whose keys live under
 // another prefix. Tests use it to isolate themselves on one etcd.
 func (s *Store) WithPrefix(prefix string) *Store {
-	return &Store{cli: s.cli, prefix: prefix + "/v1/", nonces: s.nonces, retained: s.retained, purges: s.purges, closing: s.closing, derived: true, log: s.log, background: s.background, stop: s.stop}
+	return &Store{cli: s.cli, prefix: prefix + "/v1/", nonces: s.nonces, retained: s.retained, purges: s.purges, minutes: s.minutes, closing: s.closing, derived: true, log: s.log, background: s.background, stop: s.stop}
 }
 
 // Close releases the client and stops the embedded member, if any. Closing

@@ -12,6 +12,7 @@ const (
 	configsDir  = servedDir + "configs/" // configs/{domain}: the domain's function configs
 	purgesDir   = servedDir + "purges/"  // purges/{account}/{taskId}: refresh and prefetch tasks
 	quotasDir   = "refreshquota/"        // refreshquota/{account}/{day}: what the day's tasks used
+	minutesDir  = "refreshminute/"       // refreshminute/{domain}/{minute}: URLs refreshed that minute
 	accountsDir = "accounts/"
 	keysDir     = "accesskeys/"
 	ownersDir   = "owners/" // owners/{account}/{domain}: per-account domain index

@@ -114,9 +114,30 @@ type Txn struct {
 	cmps []clientv3.Cmp
 	ops  []clientv3.Op
 	err  error
-	// purges are writes under the shared purge lease (PutPurge), which
-	// Commit takes.
-	purges []clientv3.Op
+	// leased are writes under a shared lease (PutPurge,
+	// PutRefreshMinute), which Commit takes.
+	leased []leasedPut
+}
+
+// leasedPut is a write that expires with a lease of pool's, of ttl.
+type leasedPut struct {
+	op   clientv3.Op
+	pool *nonceLeases
+	ttl  time.Duration
+}
+
+// putLeased writes v at k under a lease of pool that lives at least ttl.
+// Its value is JSON without HTML escaping: a URL's "&" stays one byte, not
+// six, so that what the API bounded is what etcd gets.
+func (t *Txn) putLeased(k Key, v any, pool *nonceLeases, ttl time.Duration) *Txn {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil && t.err == nil {
+		t.err = fmt.Errorf("store: encode %s: %w", k, err)
+	}
+	t.leased = append(t.leased, leasedPut{clientv3.OpPut(t.s.abs(k), strings.TrimSuffix(b.String(), "\n")), pool, ttl})
+	return t
 }
 
 // Txn starts a transaction.
@@ -153,16 +174,14 @@ func (t *Txn) Commit(ctx context.Context) (int64, error) {
 	if t.err != nil {
 		return 0, t.err
 	}
-	if len(t.purges) > 0 {
-		lease, err := t.s.purges.lease(ctx, PurgeRetention, 0)
+	for _, l := range t.leased {
+		lease, err := l.pool.lease(ctx, l.ttl, 0)
 		if err != nil {
 			return 0, err
 		}
-		for _, op := range t.purges {
-			t.ops = append(t.ops, clientv3.OpPut(string(op.KeyBytes()), string(op.ValueBytes()), clientv3.WithLease(lease)))
-		}
-		t.purges = nil
+		t.ops = append(t.ops, clientv3.OpPut(string(l.op.KeyBytes()), string(l.op.ValueBytes()), clientv3.WithLease(lease)))
 	}
+	t.leased = nil
 	if c := callOf(ctx); c != nil {
 		return t.commitWith(ctx, c)
 	}

@@ -2,8 +2,9 @@ package store
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -50,13 +51,11 @@ const (
 // PurgeKey is where a task of an account lives.
 func PurgeKey(account, taskID string) Key { return Key(purgesDir + account + "/" + taskID) }
 
-// PurgesPrefix lists one account's tasks, in task id order (oldest first:
-// ids grow with time, NewTaskID).
+// PurgesPrefix lists one account's tasks.
 func PurgesPrefix(account string) Key { return Key(purgesDir + account + "/") }
 
 // NewTaskID is a task id for a task created at t: decimal like Alibaba's,
-// growing with time so that an account's tasks list in order, below 2^53
-// so JavaScript clients read it exactly. Two calls in the same millisecond
+// growing with time, below 2^53 so JavaScript clients read it exactly. Two calls in the same millisecond
 // may draw the same id; PutPurge's compare refuses the second.
 func NewTaskID(t time.Time) string {
 	return strconv.FormatInt((t.UnixMilli()-taskEpoch)*1000+rand.Int64N(1000), 10)
@@ -68,13 +67,8 @@ const taskEpoch = 1767225600000
 // PutPurge writes p (kept PurgeRetention), if no task has its id.
 func (t *Txn) PutPurge(p Purge) *Txn {
 	k := PurgeKey(p.AccountID, p.TaskID)
-	b, err := json.Marshal(p)
-	if err != nil && t.err == nil {
-		t.err = err
-	}
 	t.cmps = append(t.cmps, clientv3.Compare(clientv3.CreateRevision(t.s.abs(k)), "=", 0))
-	t.purges = append(t.purges, clientv3.OpPut(t.s.abs(k), string(b)))
-	return t
+	return t.putLeased(k, p, t.s.purges, PurgeRetention)
 }
 
 // GetPurges reads the named tasks of account with the revision each was
@@ -115,6 +109,9 @@ func (s *Store) ListPurges(ctx context.Context, account string) ([]Versioned[Pur
 		p.TaskID = string(kv.Key[len(s.abs(PurgesPrefix(account))):])
 		out = append(out, Versioned[Purge]{Value: p, Revision: kv.ModRevision})
 	}
+	// By creation, not key: ids gain a digit now and then, and keys sort
+	// as text.
+	slices.SortStableFunc(out, func(a, b Versioned[Purge]) int { return a.Value.Created.Compare(b.Value.Created) })
 	return out, nil
 }
 
@@ -136,22 +133,41 @@ func RefreshUsageKey(account string, t time.Time) Key {
 // GetRefreshUsage reads an account's usage on the day of t with the
 // revision it was written at (0 and nothing used when the day has none).
 func (s *Store) GetRefreshUsage(ctx context.Context, account string, t time.Time) (RefreshUsage, int64, error) {
-	var u RefreshUsage
-	rev, err := s.Get(ctx, RefreshUsageKey(account, t), &u)
-	if err == ErrNotFound {
-		return RefreshUsage{}, 0, nil
+	return getCount[RefreshUsage](ctx, s, RefreshUsageKey(account, t))
+}
+
+// getCount reads a count record with its revision: the zero count at
+// revision 0 when there is none yet.
+func getCount[T any](ctx context.Context, s *Store, k Key) (T, int64, error) {
+	var v T
+	rev, err := s.Get(ctx, k, &v)
+	if errors.Is(err, ErrNotFound) {
+		var zero T
+		return zero, 0, nil
 	}
-	return u, rev, err
+	return v, rev, err
 }
 
 // PutRefreshUsage writes an account's usage on the day of t, kept past the
 // day's end under the purge lease.
 func (t *Txn) PutRefreshUsage(account string, day time.Time, u RefreshUsage) *Txn {
-	k := RefreshUsageKey(account, day)
-	b, err := json.Marshal(u)
-	if err != nil && t.err == nil {
-		t.err = err
-	}
-	t.purges = append(t.purges, clientv3.OpPut(t.s.abs(k), string(b)))
-	return t
+	return t.putLeased(RefreshUsageKey(account, day), u, t.s.purges, PurgeRetention)
+}
+
+// RefreshMinuteKey is where the URLs refreshed for a domain in the minute
+// of t are counted.
+func RefreshMinuteKey(domain string, t time.Time) Key {
+	return Key(minutesDir + domain + "/" + t.UTC().Format("200601021504"))
+}
+
+// GetRefreshMinute reads how many URLs of domain were refreshed in the
+// minute of t, with the revision of the count (0 when none).
+func (s *Store) GetRefreshMinute(ctx context.Context, domain string, t time.Time) (int, int64, error) {
+	return getCount[int](ctx, s, RefreshMinuteKey(domain, t))
+}
+
+// PutRefreshMinute writes the count of the minute of t, kept a few
+// minutes.
+func (t *Txn) PutRefreshMinute(domain string, minute time.Time, n int) *Txn {
+	return t.putLeased(RefreshMinuteKey(domain, minute), n, t.s.minutes, 2*time.Minute)
 }

@@ -150,15 +150,17 @@ func (p *purges) update(change func(s *purgeSet)) {
 // now, absent from now on; a fetch under way counts as fetched before.
 // Safe for concurrent use.
 func (c *Cache) Purge(domain string, rules []PurgeRule) {
-	at := c.now()
 	c.purges.update(func(s *purgeSet) {
+		// Read under the writers' lock, so that the times of a domain's
+		// rules grow in the order they are appended, as lookups assume.
+		at := c.now()
 		d := s.domains[domain].clone()
 		for _, r := range rules {
 			switch r.Kind {
 			case PurgeExact:
-				d.exact[r.Key] = at
+				set(&d.exact, r.Key, at)
 			case PurgeIgnoreParams:
-				d.paths[r.Key] = at
+				set(&d.paths, r.Key, at)
 			case PurgeDirectory:
 				d.dirs = append(d.dirs, timedPrefix{r.Key, at})
 			case PurgeRegex:
@@ -193,15 +195,22 @@ func (c *Cache) PurgeDomainsBefore(floors map[string]time.Time) {
 }
 
 // clone is a copy of d (an empty set for nil) that a writer may change.
+// Its maps are made only when d has some: a full load gives every domain
+// a floor, and most domains never have a purge.
 func (d *domainPurges) clone() *domainPurges {
-	n := &domainPurges{exact: map[string]time.Time{}, paths: map[string]time.Time{}}
-	if d != nil {
-		n.floor = d.floor
-		maps.Copy(n.exact, d.exact)
-		maps.Copy(n.paths, d.paths)
-		n.dirs, n.regexes = slices.Clone(d.dirs), slices.Clone(d.regexes)
+	if d == nil {
+		return &domainPurges{}
 	}
-	return n
+	return &domainPurges{floor: d.floor, exact: maps.Clone(d.exact), paths: maps.Clone(d.paths),
+		dirs: slices.Clone(d.dirs), regexes: slices.Clone(d.regexes)}
+}
+
+// set records key → at in *m, making the map if need be.
+func set(m *map[string]time.Time, key string, at time.Time) {
+	if *m == nil {
+		*m = map[string]time.Time{}
+	}
+	(*m)[key] = at
 }
 
 // PurgeBefore makes every entry fetched before t absent, in both tiers,
@@ -282,18 +291,18 @@ func (c *Cache) admitToDisk(e *entry) bool {
 
 // since is d without the rules older than t; nil when none is left.
 func (d *domainPurges) since(t time.Time) *domainPurges {
-	n := &domainPurges{exact: map[string]time.Time{}, paths: map[string]time.Time{}}
+	n := &domainPurges{}
 	if !d.floor.Before(t) {
 		n.floor = d.floor
 	}
 	for k, at := range d.exact {
 		if !at.Before(t) {
-			n.exact[k] = at
+			set(&n.exact, k, at)
 		}
 	}
 	for k, at := range d.paths {
 		if !at.Before(t) {
-			n.paths[k] = at
+			set(&n.paths, k, at)
 		}
 	}
 	for _, r := range d.dirs {

@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -153,4 +155,60 @@ func mustURL(path string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+// Purges of one domain made at once keep their rules in time order: a
+// purge whose clock was read first is appended first, or a lookup, which
+// walks the rules from the newest and stops at the first older than the
+// entry, would miss the later one.
+func TestConcurrentPurgesKeepRulesInTimeOrder(t *testing.T) {
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	base := time.Now()
+	t1, fetched, t2 := base.Add(time.Second), base.Add(2*time.Second), base.Add(3*time.Second)
+	var calls atomic.Int32
+	inFirst, releaseFirst := make(chan struct{}), make(chan struct{})
+	c.now = func() time.Time {
+		if calls.Add(1) == 1 {
+			close(inFirst)
+			<-releaseFirst
+			return t1
+		}
+		return t2
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { c.Purge("example.com", []PurgeRule{{Kind: PurgeDirectory, Key: "example.com/a/"}}) })
+	<-inFirst
+	wg.Go(func() { c.Purge("example.com", []PurgeRule{{Kind: PurgeDirectory, Key: "example.com/b/"}}) })
+	time.Sleep(20 * time.Millisecond) // the second purge, unordered, would finish now
+	close(releaseFirst)
+	wg.Wait()
+	if !c.purges.covers("example.com/b/x", fetched) {
+		t.Error("an entry fetched between the two purges is not covered by the later one")
+	}
+	if c.purges.covers("example.com/a/x", fetched) {
+		t.Error("an entry fetched after the first purge is covered by it")
+	}
+}
+
+// A fetch that takes longer than a sweep lets a rule outlive the entries
+// it saw is not stored: the rule that covers it may be gone when it lands.
+func TestSlowFetchNotStored(t *testing.T) {
+	var hs *harness
+	hs = newHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			hs.clk.advance(fetchSlack + time.Second)
+		}
+		w.Header().Set("Cache-Control", "max-age=100000")
+		_, _ = w.Write([]byte("x"))
+	})
+	hs.get("/slow")
+	resp, _ := hs.get("/slow")
+	hs.want(resp, miss, 2)
+	hs.get("/quick")
+	resp, _ = hs.get("/quick")
+	hs.want(resp, hitMem, 3)
 }
