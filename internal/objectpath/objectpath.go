@@ -96,7 +96,7 @@ func Parse(t Type, s string) (Object, error) {
 	if err != nil || u.Scheme != "" || u.Host != "" {
 		return Object{}, ErrMalformed
 	}
-	o.Path = u.EscapedPath()
+	o.Path = Canonical(u.EscapedPath())
 	switch t {
 	case File, Preload:
 		o.Query = u.RawQuery
@@ -154,4 +154,54 @@ func compile(pattern string) (*regexp.Regexp, error) {
 		return nil, ErrMalformed
 	}
 	return regexp.Compile(full)
+}
+
+// Canonical is the escaped path p in the one form the cache keys and purges
+// use: percent-encoded unreserved characters decoded, other
+// percent-encodings in upper case (RFC 3986, Sections 6.2.2.1 and
+// 6.2.2.2: URIs that differ only so are equivalent). Without it an object
+// requested as "/%61" would be stored apart from "/a", and a purge of one
+// would leave the other served. p is a valid escaped path (what
+// url.URL.EscapedPath gives); an invalid escape is copied as it is.
+func Canonical(p string) string {
+	i := strings.IndexByte(p, '%')
+	if i < 0 {
+		return p
+	}
+	b := make([]byte, 0, len(p))
+	b = append(b, p[:i]...)
+	for ; i < len(p); i++ {
+		c := p[i]
+		if c != '%' || i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+			b = append(b, c)
+			continue
+		}
+		v := unhex(p[i+1])<<4 | unhex(p[i+2])
+		if unreserved(v) {
+			b = append(b, v)
+		} else {
+			b = append(b, '%', upperHex[v>>4], upperHex[v&15])
+		}
+		i += 2
+	}
+	return string(b)
+}
+
+const upperHex = "0123456789ABCDEF"
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+// unreserved: RFC 3986, Section 2.3.
+func unreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
 }

@@ -2,6 +2,7 @@ package objectpath
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -19,6 +20,7 @@ func TestParse(t *testing.T) {
 		{File, "http://example.com", "example.com", "/", "", nil},
 		{File, "http://example.com/a#frag", "example.com", "/a", "", nil},
 		{File, "0//", "0", "//", "", nil},
+		{File, "http://example.com/%61%2f%7e%2F%e9", "example.com", "/a%2F~%2F%E9", "", nil},
 		{File, "http://example.com//evil.example/x", "example.com", "//evil.example/x", "", nil},
 		{Preload, "http://example.com/a?v=2", "example.com", "/a", "v=2", nil},
 		{Directory, "http://example.com/dir/", "example.com", "/dir/", "", nil},
@@ -86,6 +88,48 @@ func FuzzParse(f *testing.F) {
 			}
 			if typ == Directory && !strings.HasSuffix(o.Path, "/") {
 				t.Fatalf("directory %q without a trailing slash", o.Path)
+			}
+		}
+	})
+}
+
+func TestCanonical(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"/a/b", "/a/b"},
+		{"/%61", "/a"},
+		{"/%41%7E%2d%2E%5f", "/A~-._"},
+		{"/%2f%3F%23", "/%2F%3F%23"}, // reserved: kept encoded, hex upper case
+		{"/a%20b", "/a%20b"},
+		{"/%e9", "/%E9"},
+		{"/%", "/%"},
+		{"/%6", "/%6"},
+		{"/%zz%61", "/%zza"},
+		{"/%%61", "/%a"},
+	} {
+		if got := Canonical(tc.in); got != tc.want {
+			t.Errorf("Canonical(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if _, err := url.PathUnescape(tc.in); err == nil && Canonical(Canonical(tc.in)) != Canonical(tc.in) {
+			t.Errorf("Canonical(%q) is not stable", tc.in)
+		}
+	}
+}
+
+func FuzzCanonical(f *testing.F) {
+	for _, s := range []string{"/%61", "/%2f", "/%", "/a%20b%e9", "/%%61"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		c := Canonical(p)
+		if len(c) > len(p) {
+			t.Fatalf("Canonical(%q) = %q grew", p, c)
+		}
+		if u, err := url.PathUnescape(p); err == nil {
+			if cu, err := url.PathUnescape(c); err != nil || cu != u {
+				t.Fatalf("Canonical(%q) = %q names another path (%q, %v)", p, c, cu, err)
+			}
+			if cc := Canonical(c); cc != c {
+				t.Fatalf("Canonical(%q) = %q, then %q", p, c, cc)
 			}
 		}
 	})

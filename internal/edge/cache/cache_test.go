@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -598,4 +599,29 @@ func TestPlainHitAnswersAsServeContent(t *testing.T) {
 	if head.Header.Get("Content-Length") != "10" || headBody != "" {
 		t.Errorf("HEAD: Content-Length %q, body %q", head.Header.Get("Content-Length"), headBody)
 	}
+}
+
+// TestKeyIsCanonical: paths that differ only in the percent-encoding of
+// unreserved characters, or in the case of the hex digits, are one object
+// (RFC 3986, Section 6.2.2), so a purge of one covers the others.
+func TestKeyIsCanonical(t *testing.T) {
+	key := func(target string) string {
+		u, err := url.ParseRequestURI(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return KeyFor("example.com", u, nil).String()
+	}
+	for _, same := range [][2]string{{"/a", "/%61"}, {"/~x", "/%7Ex"}, {"/a%2fb", "/a%2Fb"}} {
+		if a, b := key(same[0]), key(same[1]); a != b {
+			t.Errorf("%s and %s: keys %q and %q", same[0], same[1], a, b)
+		}
+	}
+	if a, b := key("/a/b"), key("/a%2Fb"); a == b {
+		t.Errorf("an encoded slash is another path: both %q", a)
+	}
+	hs := newHarness(t, Config{}, fixed("one", "Cache-Control", "max-age=100"))
+	hs.get("/%61")
+	resp, _ := hs.get("/a")
+	hs.want(resp, hitMem, 1)
 }

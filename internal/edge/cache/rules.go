@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cdnd/cdnd/internal/objectpath"
 )
 
 // Rules are a domain's cache settings: what Alibaba Cloud CDN's cache
@@ -191,7 +193,7 @@ func (k Key) String() string {
 
 // KeyFor returns the key of a request for domain with URL u under r.
 func KeyFor(domain string, u *url.URL, r *Rules) Key {
-	k := Key{Domain: domain, Path: u.EscapedPath(), Query: u.RawQuery}
+	k := Key{Domain: domain, Path: objectpath.Canonical(u.EscapedPath()), Query: u.RawQuery}
 	if k.Path == "" {
 		k.Path = "/"
 	}
