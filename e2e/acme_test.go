@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -230,6 +231,23 @@ func checkFreeCertWatched(t *testing.T, n *acmeNode, domain string) {
 	for _, out := range []string{metrics, get("/admin/v1/free-certs"), get("/admin/v1/certs")} {
 		if strings.Contains(out, "PRIVATE KEY") {
 			t.Error("the operator API shows a private key")
+		}
+	}
+	// The CLI shows the same: free and uploaded certificates expiring
+	// soon alike, and the free certificates' state.
+	for args, want := range map[string][]string{
+		"certs --expiring 91d": {"free-" + domain, "free"},
+		"free-certs":           {domain, "success"},
+	} {
+		cmd := exec.Command(cdndBinary(t), append([]string{"admin", "--admin-addr", n.srv.AdminAddr.String(), "--token", adminToken}, strings.Fields(args)...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("cdnd admin %s: %v\n%s", args, err, out)
+		}
+		for _, w := range want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("cdnd admin %s lacks %q:\n%s", args, w, out)
+			}
 		}
 	}
 }
@@ -515,5 +533,48 @@ func TestFreeCertificateTimeouts(t *testing.T) {
 			}()
 			waitFreeStatus(t, n.cdn, domain, tc.status, 15*time.Second)
 		})
+	}
+}
+
+func TestFreeCertificateThroughEveryAction(t *testing.T) {
+	n := startACMENode(t, acmetest.Options{}, nil, nil)
+	a := &account{cdn: n.cdn}
+	d2018, d2014, batch1, batch2 := n.addFreeDomain(t), n.addFreeDomain(t), n.addFreeDomain(t), n.addFreeDomain(t)
+	req := cdn.CreateSetDomainServerCertificateRequest()
+	req.DomainName, req.ServerCertificateStatus, req.CertType = d2018, "on", "free" // no CertName needed
+	if _, err := n.cdn.SetDomainServerCertificate(req); err != nil {
+		t.Fatalf("SetDomainServerCertificate 2018-05-10: %v", err)
+	}
+	if _, _, err := a.legacyCall(t, "POST", map[string]string{"DomainName": d2014, "ServerCertificateStatus": "on", "CertType": "free"}); err != nil {
+		t.Fatalf("SetDomainServerCertificate 2014-11-11: %v", err)
+	}
+	b := cdn.CreateBatchSetCdnDomainServerCertificateRequest()
+	b.DomainName, b.SSLProtocol, b.CertType = batch1+","+batch2, "on", "free"
+	if _, err := n.cdn.BatchSetCdnDomainServerCertificate(b); err != nil {
+		t.Fatalf("BatchSetCdnDomainServerCertificate: %v", err)
+	}
+	for _, d := range []string{d2018, d2014, batch1, batch2} {
+		checkIssued(t, waitFreeStatus(t, n.cdn, d, "success", 30*time.Second), n.srv.HTTPSAddr.String(), d)
+	}
+	// The listings and counts include free certificates.
+	list, err := n.cdn.DescribeCdnHttpsDomainList(cdn.CreateDescribeCdnHttpsDomainListRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := 0
+	for _, c := range list.CertInfos.CertInfo {
+		if c.CertType == "free" && c.CertName == "free-"+c.DomainName {
+			free++
+		}
+	}
+	if free != 4 {
+		t.Fatalf("DescribeCdnHttpsDomainList lists %d free certificates, want 4", free)
+	}
+	certs, err := n.cdn.DescribeCdnCertificateList(cdn.CreateDescribeCdnCertificateListRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := certs.CertificateListModel.Count; got != 4 {
+		t.Fatalf("DescribeCdnCertificateList counts %d, want the 4 free certificates", got)
 	}
 }

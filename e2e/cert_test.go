@@ -149,7 +149,7 @@ func TestSetDomainServerCertificateErrors(t *testing.T) {
 		{"status not on/off", func(r *cdn.SetDomainServerCertificateRequest) { r.ServerCertificateStatus = "yes" }, "InvalidServerCertificateStatus.ValueNotSupported", 400},
 		{"missing status", func(r *cdn.SetDomainServerCertificateRequest) { r.ServerCertificateStatus = "" }, "MissingServerCertificateStatus", 400},
 		{"missing domain", func(r *cdn.SetDomainServerCertificateRequest) { r.DomainName = "" }, "MissingDomainName", 400},
-		{"bad cert type", func(r *cdn.SetDomainServerCertificateRequest) { r.CertType = "free" }, "SetDomainCertificate.ParameterError", 400},
+		{"bad cert type", func(r *cdn.SetDomainServerCertificateRequest) { r.CertType = "paid" }, "SetDomainCertificate.ParameterError", 400},
 		{"missing certificate", func(r *cdn.SetDomainServerCertificateRequest) { r.ServerCertificate = "" }, "SSLPub.MissingParameter", 400},
 		{"missing key", func(r *cdn.SetDomainServerCertificateRequest) { r.PrivateKey = "" }, "SSLPri.MissingParameter", 400},
 		{"missing name", func(r *cdn.SetDomainServerCertificateRequest) { r.CertName = "" }, "CertName.MissingParameter", 404},

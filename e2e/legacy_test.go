@@ -24,7 +24,7 @@ func (a *account) commonCall(t *testing.T, version, action, method string, param
 	req.Product = "Cdn"
 	req.Version = version
 	req.ApiName = action
-	req.Domain = srv.APIAddr.String()
+	req.Domain = a.cdn.Domain // the shared server's, or another node's
 	req.Scheme = "http"
 	for k, v := range params {
 		req.QueryParams[k] = v
@@ -83,7 +83,7 @@ func TestSetDomainServerCertificate2014(t *testing.T) {
 		{map[string]string{"DomainName": d1, "ServerCertificateStatus": "maybe"}, "InvalidServerCertificateStatus.ValueNotSupported", 400},
 		{map[string]string{"DomainName": d1 + ",unknown." + d1, "ServerCertificateStatus": "off"}, "InvalidDomain.NotFound", 404},
 		{map[string]string{"DomainName": d1 + "," + foreign, "ServerCertificateStatus": "off"}, "IllegalOperation", 403},
-		{map[string]string{"DomainName": d1, "ServerCertificateStatus": "on", "CertType": "free", "CertName": "x"}, "SetDomainServerCertificate.ParameterError", 400},
+		{map[string]string{"DomainName": d1, "ServerCertificateStatus": "on", "CertType": "paid", "CertName": "x"}, "SetDomainServerCertificate.ParameterError", 400},
 		{map[string]string{"DomainName": strings.Repeat(d1+",", 50) + d1, "ServerCertificateStatus": "off"}, "SetDomainServerCertificate.ParameterError", 400},
 	} {
 		err := unthrottled(func() error { _, _, err := a.legacyCall(t, "POST", tc.params); return err })
