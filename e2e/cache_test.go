@@ -299,3 +299,52 @@ func TestEdgeCacheRules(t *testing.T) {
 		}
 	}
 }
+
+// TestEdgeCacheStaleContentAndSwiftRules sets serving_stale_content and a
+// path rule with swift_no_cache_low and swift_follow_cachetime through the
+// SDK, and checks them at the edge against a real origin.
+func TestEdgeCacheStaleContentAndSwiftRules(t *testing.T) {
+	var failing atomic.Bool
+	o := newCountingOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case failing.Load():
+			http.Error(w, "origin down", http.StatusServiceUnavailable)
+		case strings.HasPrefix(r.URL.Path, "/nocache/"):
+			w.Header().Set("Cache-Control", "no-store, no-cache")
+			_, _ = io.WriteString(w, "never stored by the origin's word")
+		default:
+			w.Header().Set("Cache-Control", "max-age=1")
+			_, _ = io.WriteString(w, "fresh for a second")
+		}
+	})
+	a := newAccount(t)
+	edgeAddr := srv.HTTPAddr.String()
+	name := addCachedDomain(t, a.cdn, edgeAddr, o)
+	functions := `[
+		{"functionName":"serving_stale_content","functionArgs":[{"argName":"extend_expiration_time","argValue":"600"}]},
+		{"functionName":"path_based_ttl_set","functionArgs":[{"argName":"ttl","argValue":"600"},{"argName":"path","argValue":"/nocache/"},{"argName":"swift_no_cache_low","argValue":"on"},{"argName":"swift_follow_cachetime","argValue":"on"}]}]`
+	if _, err := a.setConfig(name, functions); err != nil {
+		t.Fatalf("BatchSetCdnDomainConfig: %v", err)
+	}
+	a.configs(t, name, "", "")
+
+	plainRequest(t, edgeAddr, name, "GET", "/nocache/a", nil)
+	resp, _ := plainRequest(t, edgeAddr, name, "GET", "/nocache/a", nil)
+	if x := resp.Header.Get("X-Cache"); !strings.HasPrefix(x, "HIT") || o.count("/nocache/a") != 1 {
+		t.Errorf("swift_no_cache_low: X-Cache %q, origin hits %d; want a hit after one fetch", x, o.count("/nocache/a"))
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "max-age=600" {
+		t.Errorf("swift_follow_cachetime: Cache-Control %q, want the rule's max-age=600", cc)
+	}
+
+	plainRequest(t, edgeAddr, name, "GET", "/page", nil)
+	failing.Store(true)
+	time.Sleep(1500 * time.Millisecond) // past max-age=1
+	resp, body := plainRequest(t, edgeAddr, name, "GET", "/page", nil)
+	if resp.StatusCode != http.StatusOK || body != "fresh for a second" || resp.Header.Get("X-Cache") != "STALE TCP_STALE_HIT" {
+		t.Errorf("serving_stale_content: %d %q X-Cache %q, want the stale object", resp.StatusCode, body, resp.Header.Get("X-Cache"))
+	}
+	if got := o.count("/page"); got != 2 {
+		t.Errorf("origin hits for /page %d, want 2 (the fill and the failed refresh)", got)
+	}
+}

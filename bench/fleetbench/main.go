@@ -13,12 +13,16 @@
 //   - edge catch-up: edge e1 is cut off from etcd (a TCP proxy drops its
 //     connections and refuses new ones) for the outage while the changes
 //     queue up; measured from the moment the link is restored to e1 having
-//     applied them all, and to e1 serving the last one.
+//     applied them all, and to e1 serving the last one;
+//   - purge: from sending RefreshObjectCaches (alternately to each API
+//     node) to neither edge serving the purged object, p50/p99 over many
+//     purges.
 //
 // Usage, from the module root:
 //
 //	go run ./bench/fleetbench          # 300 changes, 10 s of throughput, a 60 s outage with 10k changes
 //	go run ./bench/fleetbench -quick   # about a minute
+//	go run ./bench/fleetbench -steps purge -accounts 1 -concurrency 1
 package main
 
 import (
@@ -42,6 +46,8 @@ type config struct {
 	accounts    int
 	outage      time.Duration
 	queued      int
+	purges      int
+	steps       map[string]bool
 	bin         string
 	dir         string
 	keep        bool
@@ -71,6 +77,8 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.accounts, "accounts", 64, "accounts the callers spread over (each may make 10 calls a second)")
 	fs.DurationVar(&c.outage, "outage", 60*time.Second, "how long edge e1 is cut off from etcd")
 	fs.IntVar(&c.queued, "queued", 10000, "changes made while e1 is cut off")
+	fs.IntVar(&c.purges, "purges", 300, "purges timed (at least 200 for a meaningful p99)")
+	steps := fs.String("steps", strings.Join(stepNames, ","), "the measurements to run, comma-separated")
 	fs.StringVar(&c.bin, "bin", "", "cdnd binary (default: build ./cmd/cdnd)")
 	fs.StringVar(&c.dir, "dir", "", "working directory for data and logs (default: a temporary one)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the working directory")
@@ -80,16 +88,18 @@ func parseFlags(args []string) (config, error) {
 	if *quick {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for name, v := range map[string]string{"changes": "200", "duration": "3s", "outage": "10s", "queued": "2000"} {
+		for name, v := range map[string]string{"changes": "200", "duration": "3s", "outage": "10s", "queued": "2000", "purges": "200"} {
 			if !set[name] {
 				_ = fs.Set(name, v)
 			}
 		}
 	}
-	if c.concurrency < 1 || c.accounts < c.concurrency || c.changes < 1 || c.queued < 1 {
-		return c, fmt.Errorf("need concurrency ≥ 1, accounts ≥ concurrency, changes ≥ 1, queued ≥ 1")
+	if c.concurrency < 1 || c.accounts < c.concurrency || c.changes < 1 || c.queued < 1 || c.purges < 1 {
+		return c, fmt.Errorf("need concurrency ≥ 1, accounts ≥ concurrency, changes ≥ 1, queued ≥ 1, purges ≥ 1")
 	}
-	return c, nil
+	var err error
+	c.steps, err = parseSteps(*steps)
+	return c, err
 }
 
 func run(ctx context.Context, cfg config) error {
@@ -130,7 +140,12 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	var rows []row
-	for _, step := range []func() ([]row, error){b.propagation, b.throughput, b.catchUp} {
+	steps := map[string]func() ([]row, error){"propagation": b.propagation, "throughput": b.throughput, "catchup": b.catchUp, "purge": b.purge}
+	for _, name := range stepNames {
+		if !cfg.steps[name] {
+			continue
+		}
+		step := steps[name]
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -155,8 +170,14 @@ func printTable(cfg config, rows []row) {
 	for _, r := range rows {
 		fmt.Printf("| %s | %s |\n", r.what, r.value)
 	}
-	fmt.Printf("\n`go run ./bench/fleetbench -changes %d -duration %v -concurrency %d -accounts %d -outage %v -queued %d`\n",
-		cfg.changes, cfg.duration, cfg.concurrency, cfg.accounts, cfg.outage, cfg.queued)
+	var steps []string
+	for _, name := range stepNames {
+		if cfg.steps[name] {
+			steps = append(steps, name)
+		}
+	}
+	fmt.Printf("\n`go run ./bench/fleetbench -changes %d -duration %v -concurrency %d -accounts %d -outage %v -queued %d -purges %d -steps %s`\n",
+		cfg.changes, cfg.duration, cfg.concurrency, cfg.accounts, cfg.outage, cfg.queued, cfg.purges, strings.Join(steps, ","))
 }
 
 func progress(format string, args ...any) {

@@ -44,6 +44,9 @@ func codeString(v string) bool {
 	})
 }
 
+// statusList: status codes or classes, comma-separated ("502,4xx").
+func statusList(v string) bool { return listOf(v, ",", statusOrClass) }
+
 func statusOrClass(c string) bool {
 	if len(c) != 3 || c[0] < '1' || c[0] > '5' {
 		return false

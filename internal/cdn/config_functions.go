@@ -89,13 +89,27 @@ var functions = map[string]function{
 		args:     []argSpec{{name: "ali_remove_args", required: true, valid: argNames}},
 		replaces: []string{"set_hashkey_args"},
 	},
+	// Serving a stale object when the origin fails ("Serve stale content"
+	// in the user guide): which of the origin's answers count as failing
+	// (default: any 5xx, which covers an unreachable or timed-out origin),
+	// how long past expiry an object may be served (default an hour), and
+	// whether the origin's own stale-if-error wins (origin_first).
+	"serving_stale_content": {
+		args: []argSpec{
+			{name: "origin_error_status_code", def: "5xx", valid: statusList},
+			{name: "extend_expiration_time", def: "3600", valid: intIn(1, maxTTL)},
+			{name: "origin_first", def: "off", valid: onOff},
+		},
+	},
 }
 
 // ttlFunction is filetype_based_ttl_set or path_based_ttl_set: what the
 // rule covers (scope, validated by valid), for how long objects are fresh,
-// its weight among the rules that cover one request, and whether the
-// origin's own lifetime wins (swift_origin_cache_high) or every use is
-// validated first (force_revalidate).
+// its weight among the rules that cover one request, whether the origin's
+// own lifetime wins (swift_origin_cache_high), whether the origin's
+// no-store and no-cache are ignored (swift_no_cache_low), whether
+// visitors are told the rule's lifetime (swift_follow_cachetime), and
+// whether every use is validated first (force_revalidate).
 func ttlFunction(scope string, valid func(string) bool) function {
 	return function{
 		args: []argSpec{
@@ -103,6 +117,8 @@ func ttlFunction(scope string, valid func(string) bool) function {
 			{name: scope, required: true, valid: valid},
 			{name: "weight", def: "1", valid: intIn(1, 99)},
 			{name: "swift_origin_cache_high", def: "off", valid: onOff},
+			{name: "swift_no_cache_low", def: "off", valid: onOff},
+			{name: "swift_follow_cachetime", def: "off", valid: onOff},
 			{name: "force_revalidate", def: "off", valid: onOff},
 		},
 		key: scope,

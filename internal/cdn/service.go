@@ -10,6 +10,7 @@ import (
 	"github.com/cdnd/cdnd/internal/ascii"
 	"github.com/cdnd/cdnd/internal/cas"
 	"github.com/cdnd/cdnd/internal/keyring"
+	"github.com/cdnd/cdnd/internal/objectpath"
 	"github.com/cdnd/cdnd/internal/openapi"
 	"github.com/cdnd/cdnd/internal/originpolicy"
 	"github.com/cdnd/cdnd/internal/store"
@@ -143,6 +144,12 @@ func (s *Service) Actions() []openapi.Action {
 		{Name: "DeleteSpecificConfig", Version: Version2018, Rate: 20, Resources: one, Required: []string{"DomainName", "ConfigId"}, Handle: s.deleteSpecificConfig},
 		{Name: "SetReqHeaderConfig", Version: Version2018, Rate: 30, Resources: one, Required: []string{"DomainName", "Key", "Value"}, Handle: s.setReqHeaderConfig},
 		{Name: "BatchDeleteCdnDomainConfig", Version: Version2018, Rate: 30, Resources: domainListResource("DomainNames"), Required: []string{"DomainNames", "FunctionNames"}, Handle: s.batchDeleteDomainConfig},
+		// Refresh and prefetch at the rates their pages give.
+		{Name: "RefreshObjectCaches", Version: Version2018, Rate: 50, Resources: refreshResources, Required: []string{"ObjectPath"}, Handle: s.refreshObjectCaches},
+		{Name: "PushObjectCache", Version: Version2018, Rate: 50, Resources: objectPathDomains(objectpath.Preload), Required: []string{"ObjectPath"}, Handle: s.pushObjectCache},
+		{Name: "DescribeRefreshTaskById", Version: Version2018, Rate: 30, ReadOnly: true, Resources: all, Required: []string{"TaskId"}, Handle: s.describeRefreshTaskByID},
+		{Name: "DescribeRefreshTasks", Version: Version2018, Rate: 5, ReadOnly: true, Resources: all, Handle: s.describeRefreshTasks},
+		{Name: "DescribeRefreshQuota", Version: Version2018, Rate: 20, ReadOnly: true, Resources: all, Handle: s.describeRefreshQuota},
 		{Name: "DescribeCertificateInfoByID", Version: Version2018, Rate: 100, ReadOnly: true, GETOnly: true, Resources: all, Required: []string{"CertId"}, Handle: s.describeCertificateInfoByID},
 	}
 	for i := range actions {

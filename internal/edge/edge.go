@@ -90,6 +90,15 @@ type Edge struct {
 	// loading is held across a full load and while the snapshot writer
 	// reads the index for a base.
 	loading sync.Mutex
+
+	// purgesSeen are the tasks applied to the HTTP cache (purge.go), read
+	// and written only by the goroutine that applies the store's changes;
+	// prefetches run prefetch tasks until runCtx (Run's) ends.
+	purgesSeen map[purgeRef]bool
+	prefetches prefetcher
+	runCtx     context.Context
+	// now is the clock of the purge horizon; a field so tests can move it.
+	now func() time.Time
 }
 
 // New returns an edge that serves nothing until Run has loaded the store.
@@ -113,6 +122,11 @@ func New(cfg Config) *Edge {
 
 		snapshotPath: cfg.SnapshotPath,
 		journalFloor: defaultJournalFloor,
+
+		purgesSeen: map[purgeRef]bool{},
+		prefetches: prefetcher{slots: make(chan struct{}, prefetchConcurrency)},
+		runCtx:     context.Background(),
+		now:        time.Now,
 	}
 	if cfg.Store != nil {
 		e.challenges.mirror = cfg.Store.NewMirror(store.ChallengesPrefix, e.challenges.apply)

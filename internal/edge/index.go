@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cdnd/cdnd/internal/ascii"
 	"github.com/cdnd/cdnd/internal/keyring"
@@ -52,6 +53,9 @@ type domainEntry struct {
 	sources []store.Source
 	// settings are the domain's function configs, compiled; nil: none.
 	settings *settings
+	// created is when the domain's record was made: nothing the cache
+	// holds from before is the domain's (purge.go).
+	created time.Time
 }
 
 func newDomainEntry(d *store.Domain, s *settings) *domainEntry {
@@ -61,6 +65,7 @@ func newDomainEntry(d *store.Domain, s *settings) *domainEntry {
 		origins:  buildOrigins(d.Sources),
 		sources:  d.Sources,
 		settings: s,
+		created:  d.Created,
 	}
 	if d.HTTPS != nil {
 		e.cert = &certRef{account: d.AccountID, name: d.HTTPS.CertName}
@@ -84,10 +89,16 @@ type index struct {
 	domains  map[string]*domainEntry // lower-cased name; wildcards as ".example.com"
 	settings map[string]*settings    // by the domains' key
 	certs    map[certRef]*certEntry
+	// purges are the purge and prefetch tasks the store keeps, for the
+	// snapshot; the HTTP cache holds what they mean (purge.go).
+	purges map[purgeRef]*store.Purge
 }
 
+// purgeRef names a task record.
+type purgeRef struct{ account, id string }
+
 func newIndex() *index {
-	return &index{domains: map[string]*domainEntry{}, settings: map[string]*settings{}, certs: map[certRef]*certEntry{}}
+	return &index{domains: map[string]*domainEntry{}, settings: map[string]*settings{}, certs: map[certRef]*certEntry{}, purges: map[purgeRef]*store.Purge{}}
 }
 
 // lookupLocked finds the domain that serves name (already normalised).
@@ -177,6 +188,13 @@ func (ix *index) apply(changes []store.Change) (gone []*certEntry, domains int) 
 			ix.domains[name] = newDomainEntry(c.Domain, ix.settings[name])
 		case c.Configs != nil:
 			ix.setSettingsLocked(c.Configs, c.Deleted)
+		case c.Purge != nil:
+			ref := purgeRef{c.Purge.AccountID, c.Purge.TaskID}
+			if c.Deleted {
+				delete(ix.purges, ref)
+			} else {
+				ix.purges[ref] = c.Purge
+			}
 		case c.Cert != nil:
 			ref := certRef{account: c.Cert.AccountID, name: c.Cert.Name}
 			old := ix.certs[ref]
@@ -205,7 +223,11 @@ func (ix *index) apply(changes []store.Change) (gone []*certEntry, domains int) 
 // and adopt, so reading ix's maps here without the lock races with nothing
 // but readers.
 func (ix *index) build(s *store.Served) *index {
-	next := &index{domains: make(map[string]*domainEntry, len(s.Domains)), settings: make(map[string]*settings, len(s.Configs)), certs: make(map[certRef]*certEntry, len(s.Certs))}
+	next := &index{domains: make(map[string]*domainEntry, len(s.Domains)), settings: make(map[string]*settings, len(s.Configs)), certs: make(map[certRef]*certEntry, len(s.Certs)), purges: make(map[purgeRef]*store.Purge, len(s.Purges))}
+	for i := range s.Purges {
+		p := &s.Purges[i]
+		next.purges[purgeRef{p.AccountID, p.TaskID}] = p
+	}
 	for i := range s.Configs {
 		next.setSettingsLocked(&s.Configs[i], false)
 	}
@@ -234,7 +256,7 @@ func (ix *index) adopt(next *index) (gone []*certEntry, domains int) {
 		}
 	}
 	ix.mu.Lock()
-	ix.domains, ix.settings, ix.certs = next.domains, next.settings, next.certs
+	ix.domains, ix.settings, ix.certs, ix.purges = next.domains, next.settings, next.certs, next.purges
 	ix.mu.Unlock()
 	return gone, len(next.domains)
 }
@@ -271,7 +293,7 @@ func (ix *index) records() *store.Served {
 	defer ix.mu.RUnlock()
 	domains := make([]store.Domain, 0, len(ix.domains))
 	for _, d := range ix.domains {
-		rec := store.Domain{Name: d.name, Status: "offline", Sources: d.sources}
+		rec := store.Domain{Name: d.name, Status: "offline", Sources: d.sources, Created: d.created}
 		if d.online {
 			rec.Status = "online"
 		}
@@ -288,5 +310,9 @@ func (ix *index) records() *store.Served {
 	for _, c := range ix.certs {
 		certs = append(certs, store.Cert{AccountID: c.ref.account, Name: c.ref.name, ChainPEM: c.chain.String(), Key: c.key, Fingerprint: c.fingerprint})
 	}
-	return &store.Served{Domains: domains, Configs: configs, Certs: certs}
+	purges := make([]store.Purge, 0, len(ix.purges))
+	for _, p := range ix.purges {
+		purges = append(purges, *p)
+	}
+	return &store.Served{Domains: domains, Configs: configs, Certs: certs, Purges: purges}
 }

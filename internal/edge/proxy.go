@@ -136,7 +136,10 @@ func candidates(groups []originGroup) []origin {
 // listener.
 func (e *Edge) Handler() http.Handler { return e.proxy }
 
-type candidatesKey struct{}
+// originsKey carries, in a proxied request's context, its domain's origin
+// groups; the order to try them in is drawn only when the origin is asked,
+// not for every request the cache answers.
+type originsKey struct{}
 
 // settingsKey carries, in a proxied request's context, its domain's
 // settings and whether the visitor came over TLS, for the proxy's Rewrite
@@ -225,7 +228,7 @@ func (e *Edge) newProxy(origins *originpolicy.Policy, resolver *net.Resolver) ht
 		if d.settings.redirect(w, r) {
 			return
 		}
-		ctx := context.WithValue(r.Context(), candidatesKey{}, candidates(d.origins))
+		ctx := context.WithValue(r.Context(), originsKey{}, d.origins)
 		if d.settings != nil {
 			ctx = context.WithValue(ctx, settingsKey{}, requestSettings{d.settings, r.TLS != nil, e.httpCache != nil})
 		}
@@ -318,7 +321,8 @@ func (e *Edge) dialWithinBudget(ctx context.Context, network, addr string) (net.
 }
 
 func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
-	cands, _ := req.Context().Value(candidatesKey{}).([]origin)
+	groups, _ := req.Context().Value(originsKey{}).([]originGroup)
+	cands := candidates(groups)
 	if len(cands) == 0 {
 		return nil, errNoOrigin
 	}

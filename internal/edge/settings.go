@@ -121,6 +121,16 @@ var compilers = map[string]func(s *settings, c *store.FunctionConfig){
 	"ali_remove_args": func(s *settings, c *store.FunctionConfig) {
 		s.rules().RemoveArgs = argNames(c.Arg("ali_remove_args"))
 	},
+	"serving_stale_content": func(s *settings, c *store.FunctionConfig) {
+		st := &cache.StaleRule{
+			Window:      time.Duration(atoiOr(c.Arg("extend_expiration_time"), 3600)) * time.Second,
+			OriginFirst: c.Arg("origin_first") == "on",
+		}
+		if codes := strings.ToLower(c.Arg("origin_error_status_code")); codes != "" && codes != "5xx" {
+			st.Codes = strings.Split(codes, ",")
+		}
+		s.rules().Stale = st
+	},
 }
 
 // rules returns the domain's cache rules, started when a cache function
@@ -139,6 +149,8 @@ func ttlRule(c *store.FunctionConfig, scope cache.TTLRule) cache.TTLRule {
 	scope.Weight = atoiOr(c.Arg("weight"), 1)
 	scope.OriginFirst = c.Arg("swift_origin_cache_high") == "on"
 	scope.ForceRevalidate = c.Arg("force_revalidate") == "on"
+	scope.IgnoreNoCache = c.Arg("swift_no_cache_low") == "on"
+	scope.Follow = c.Arg("swift_follow_cachetime") == "on"
 	return scope
 }
 

@@ -29,12 +29,14 @@ type baseHeader struct {
 	Domains   int
 	Configs   int
 	Certs     int
+	Purges    int
 }
 
 type baseChunk struct {
 	Domains []store.Domain
 	Configs []store.DomainConfigs
 	Certs   []baseCert
+	Purges  []store.Purge
 	// Intermediates are the runs of intermediates (a chain minus its leaf)
 	// that this chunk's certificates use first. Every certificate of a CA
 	// carries the same ones, so they are written once per file, not once
@@ -73,8 +75,13 @@ func writeBase(path string, s *store.Served) (int64, error) {
 
 func encodeBase(w io.Writer, s *store.Served) error {
 	enc := gob.NewEncoder(w)
-	if err := enc.Encode(baseHeader{Revision: s.Revision, ClusterID: s.ClusterID, Domains: len(s.Domains), Configs: len(s.Configs), Certs: len(s.Certs)}); err != nil {
+	if err := enc.Encode(baseHeader{Revision: s.Revision, ClusterID: s.ClusterID, Domains: len(s.Domains), Configs: len(s.Configs), Certs: len(s.Certs), Purges: len(s.Purges)}); err != nil {
 		return err
+	}
+	for i := 0; i < len(s.Purges); i += baseChunkLen {
+		if err := enc.Encode(baseChunk{Purges: s.Purges[i:min(i+baseChunkLen, len(s.Purges))]}); err != nil {
+			return err
+		}
 	}
 	for i := 0; i < len(s.Domains); i += baseChunkLen {
 		if err := enc.Encode(baseChunk{Domains: s.Domains[i:min(i+baseChunkLen, len(s.Domains))]}); err != nil {
@@ -140,7 +147,7 @@ func decodeBase(r io.Reader) (*store.Served, error) {
 	}
 	s := &store.Served{Revision: h.Revision, ClusterID: h.ClusterID}
 	var runs []string
-	for len(s.Domains) < h.Domains || len(s.Configs) < h.Configs || len(s.Certs) < h.Certs {
+	for len(s.Domains) < h.Domains || len(s.Configs) < h.Configs || len(s.Certs) < h.Certs || len(s.Purges) < h.Purges {
 		var chunk baseChunk
 		if err := dec.Decode(&chunk); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -150,6 +157,7 @@ func decodeBase(r io.Reader) (*store.Served, error) {
 		}
 		s.Domains = append(s.Domains, chunk.Domains...)
 		s.Configs = append(s.Configs, chunk.Configs...)
+		s.Purges = append(s.Purges, chunk.Purges...)
 		runs = append(runs, chunk.Intermediates...)
 		for _, c := range chunk.Certs {
 			if c.Intermediates < 0 || c.Intermediates >= len(runs) {
@@ -158,6 +166,9 @@ func decodeBase(r io.Reader) (*store.Served, error) {
 			c.ChainPEM += runs[c.Intermediates]
 			s.Certs = append(s.Certs, c.Cert)
 		}
+	}
+	if len(s.Purges) != h.Purges {
+		return nil, fmt.Errorf("%d purges, the header says %d", len(s.Purges), h.Purges)
 	}
 	if len(s.Domains) != h.Domains || len(s.Configs) != h.Configs || len(s.Certs) != h.Certs {
 		return nil, fmt.Errorf("%d domains, %d configs and %d certificates, the header says %d, %d and %d", len(s.Domains), len(s.Configs), len(s.Certs), h.Domains, h.Configs, h.Certs)

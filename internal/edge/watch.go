@@ -40,6 +40,8 @@ func (e *Edge) Run(ctx context.Context) error {
 	if e.store == nil {
 		return errors.New("edge: Config.Store is nil")
 	}
+	e.runCtx = ctx
+	defer e.prefetches.wg.Wait()
 	lease := e.store.RegisterEdge(e.id)
 	reporterDone := make(chan struct{})
 	go func() {
@@ -157,6 +159,7 @@ func (e *Edge) install(next *index, rev int64, cluster uint64) (otherCluster boo
 	otherCluster = e.clusterID.Swap(cluster) != cluster
 	gone, n := e.idx.adopt(next)
 	e.cache.drop(gone)
+	e.installPurges(next)
 	e.setApplied(rev, n)
 	if !e.ready.Swap(true) {
 		e.log.Info("edge: ready", "revision", rev, "domains", n, "certs", len(next.certs))
@@ -173,6 +176,7 @@ func (e *Edge) applyRevision(rev int64, changes []store.Change) error {
 	}
 	gone, n := e.idx.apply(changes)
 	e.cache.drop(gone)
+	e.applyPurges(changes)
 	e.setApplied(rev, n)
 	e.snap.applied(rev, changes)
 	return nil

@@ -50,8 +50,11 @@ type Store struct {
 	etcd   *embed.Etcd // nil when external
 	prefix string      // e.g. "/cdnd/v1/"
 	nonces *nonceLeases
-	// retained shares leases among audit records.
+	// retained shares leases among audit records, purges among purge
+	// records (a pool per time to live: one pool alternating between two
+	// would grant a lease per call).
 	retained *nonceLeases
+	purges   *nonceLeases
 	// closing silences the embedded member's shutdown noise.
 	closing *atomic.Bool
 	// derived stores (WithPrefix) share the client and do not close it.
@@ -127,6 +130,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.nonces = &nonceLeases{cli: s.cli}
 	s.retained = &nonceLeases{cli: s.cli}
+	s.purges = &nonceLeases{cli: s.cli}
 	s.background, s.stop = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -213,7 +217,7 @@ func deferLogin(starting *atomic.Bool) grpc.UnaryClientInterceptor {
 // WithPrefix returns a Store sharing s's connection whose keys live under
 // another prefix. Tests use it to isolate themselves on one etcd.
 func (s *Store) WithPrefix(prefix string) *Store {
-	return &Store{cli: s.cli, prefix: prefix + "/v1/", nonces: s.nonces, retained: s.retained, closing: s.closing, derived: true, log: s.log, background: s.background, stop: s.stop}
+	return &Store{cli: s.cli, prefix: prefix + "/v1/", nonces: s.nonces, retained: s.retained, purges: s.purges, closing: s.closing, derived: true, log: s.log, background: s.background, stop: s.stop}
 }
 
 // Close releases the client and stops the embedded member, if any. Closing

@@ -10,6 +10,8 @@ const (
 	domainsDir  = servedDir + "domains/"
 	certsDir    = servedDir + "certs/"
 	configsDir  = servedDir + "configs/" // configs/{domain}: the domain's function configs
+	purgesDir   = servedDir + "purges/"  // purges/{account}/{taskId}: refresh and prefetch tasks
+	quotasDir   = "refreshquota/"        // refreshquota/{account}/{day}: what the day's tasks used
 	accountsDir = "accounts/"
 	keysDir     = "accesskeys/"
 	ownersDir   = "owners/" // owners/{account}/{domain}: per-account domain index
@@ -60,6 +62,9 @@ func splitServed(rel string) (kind, account, name string) {
 		return "domain", "", rel[len(domainsDir):]
 	case strings.HasPrefix(rel, configsDir):
 		return "configs", "", rel[len(configsDir):]
+	case strings.HasPrefix(rel, purgesDir):
+		account, id, _ := strings.Cut(rel[len(purgesDir):], "/")
+		return "purge", account, id
 	case strings.HasPrefix(rel, certsDir):
 		account, name, _ := strings.Cut(rel[len(certsDir):], "/")
 		return "cert", account, name

@@ -114,6 +114,9 @@ type Txn struct {
 	cmps []clientv3.Cmp
 	ops  []clientv3.Op
 	err  error
+	// purges are writes under the shared purge lease (PutPurge), which
+	// Commit takes.
+	purges []clientv3.Op
 }
 
 // Txn starts a transaction.
@@ -149,6 +152,16 @@ func (t *Txn) Delete(k Key) *Txn {
 func (t *Txn) Commit(ctx context.Context) (int64, error) {
 	if t.err != nil {
 		return 0, t.err
+	}
+	if len(t.purges) > 0 {
+		lease, err := t.s.purges.lease(ctx, PurgeRetention, 0)
+		if err != nil {
+			return 0, err
+		}
+		for _, op := range t.purges {
+			t.ops = append(t.ops, clientv3.OpPut(string(op.KeyBytes()), string(op.ValueBytes()), clientv3.WithLease(lease)))
+		}
+		t.purges = nil
 	}
 	if c := callOf(ctx); c != nil {
 		return t.commitWith(ctx, c)

@@ -20,15 +20,18 @@ type Served struct {
 	Domains   []Domain
 	Configs   []DomainConfigs
 	Certs     []Cert
+	Purges    []Purge
 }
 
 // Change is one served record changed at one revision. Exactly one of
-// Domain, Configs and Cert is set; Deleted says the record is gone (then
-// only its name, and for a certificate its account, are set).
+// Domain, Configs, Cert and Purge is set; Deleted says the record is gone
+// (then only its name, and for a certificate or a purge its account, are
+// set).
 type Change struct {
 	Domain  *Domain
 	Configs *DomainConfigs
 	Cert    *Cert
+	Purge   *Purge
 	Deleted bool
 }
 
@@ -66,6 +69,8 @@ func (s *Store) LoadServed(ctx context.Context) (*Served, error) {
 				out.Configs = append(out.Configs, *c.Configs)
 			case c.Cert != nil:
 				out.Certs = append(out.Certs, *c.Cert)
+			case c.Purge != nil:
+				out.Purges = append(out.Purges, *c.Purge)
 			}
 		}
 	}
@@ -129,6 +134,9 @@ func (s *Store) decodeServed(key, value []byte, deleted bool) Change {
 	case "cert":
 		c.Cert = &Cert{}
 		v = c.Cert
+	case "purge":
+		c.Purge = &Purge{}
+		v = c.Purge
 	default:
 		return c
 	}
@@ -143,6 +151,8 @@ func (s *Store) decodeServed(key, value []byte, deleted bool) Change {
 		c.Domain.Name = name
 	case c.Configs != nil:
 		c.Configs.Domain = name
+	case c.Purge != nil:
+		c.Purge.AccountID, c.Purge.TaskID = account, name
 	default:
 		c.Cert.AccountID, c.Cert.Name = account, name
 	}

@@ -115,6 +115,8 @@ type Cache struct {
 	varyMu sync.Mutex
 	varies map[string]*varyRef
 
+	purges purges
+
 	bg sync.WaitGroup // background revalidations
 }
 
@@ -142,7 +144,7 @@ func New(cfg Config) (*Cache, error) {
 	}
 	c.mem = newMemTier(cmpOr(cfg.MemoryBytes, DefaultMemoryBytes), c.varyAdded, c.varyGone)
 	if cfg.Dir != "" {
-		d, err := openDiskTier(cfg.Dir, cmpOr(cfg.DiskBytes, DefaultDiskBytes), c.log, c.varyAdded, c.varyGone)
+		d, err := openDiskTier(cfg.Dir, cmpOr(cfg.DiskBytes, DefaultDiskBytes), c.log, c.varyAdded, c.varyGone, c.admitToDisk)
 		if err != nil {
 			return nil, err
 		}
@@ -188,6 +190,20 @@ func (c *Cache) Usage() (memory, disk int64) {
 // conditions are then evaluated against the stored response
 // (RFC 9111, Section 4.3.2).
 var conditionalFields = []string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"}
+
+// acceptRanges is what a stored object says of ranges: it can answer them
+// (RFC 9110, Section 14.3), as ServeContent says.
+var acceptRanges = []string{"bytes"}
+
+// hasAny reports whether h has any of the canonical field names.
+func hasAny(h http.Header, names []string) bool {
+	for _, n := range names {
+		if _, ok := h[n]; ok {
+			return true
+		}
+	}
+	return false
+}
 
 // Serve answers r for the object key under the domain's rules, from the
 // cache when it may and otherwise through origin, which writes the origin's
@@ -259,6 +275,10 @@ func acceptable(r *http.Request, rcc directives, e *entry, now time.Time) bool {
 func (c *Cache) lookup(key string, r *http.Request) (*entry, bool) {
 	id := variantID(key, variantOf(r, c.fieldsFor(key)))
 	if e := c.mem.get(id); e != nil {
+		if c.purges.covers(key, e.fetched) {
+			c.forget(id)
+			return nil, false
+		}
 		return e, false
 	}
 	if c.disk == nil {
@@ -268,8 +288,20 @@ func (c *Cache) lookup(key string, r *http.Request) (*entry, bool) {
 	if e == nil {
 		return nil, false
 	}
+	if c.purges.covers(key, e.fetched) {
+		c.forget(id)
+		return nil, false
+	}
 	c.mem.put(e)
 	return e, true
+}
+
+// forget removes a purged entry from both tiers.
+func (c *Cache) forget(id string) {
+	c.mem.remove(id)
+	if c.disk != nil {
+		c.disk.remove(id)
+	}
 }
 
 // store publishes e in the tiers.
@@ -360,7 +392,7 @@ func (c *Cache) fill(w http.ResponseWriter, r *http.Request, key, path string, r
 		}
 		// The leader's answer serves this request if it is the variant
 		// it selects.
-		if e := f.entry; e != nil && variantOf(r, e.vary) == e.variant {
+		if e := f.entry; e != nil && variantOf(r, e.vary) == e.variant && !c.purges.covers(key, e.fetched) {
 			ans := ansMemHit
 			if f.stale {
 				ans = ansStale
@@ -446,7 +478,7 @@ func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, key, path string, 
 	cp := &capture{header: http.Header{}, limit: c.maxObject}
 	cp.decide = func(cp *capture) captureMode {
 		now := c.now()
-		if stale != nil && (cp.status == http.StatusNotModified || (serverError(cp.status) && c.staleIfError(stale, rules, now))) {
+		if stale != nil && (cp.status == http.StatusNotModified || (rules.stale().originError(cp.status) && staleIfError(stale, rules, now))) {
 			return modeAbsorb
 		}
 		pol = responsePolicy(out, cp.status, cp.header, now, rules, path)
@@ -469,6 +501,10 @@ func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, key, path string, 
 		}
 		h["Age"] = ageSeconds(initialAge(cp.header, reqTime, now))
 		h["X-Cache"] = ans.xcache
+		if pol.store && pol.follow {
+			h["Cache-Control"] = visitorCacheControl(pol.lifetime)
+			delete(h, "Expires")
+		}
 		w.WriteHeader(cp.status)
 		cp.client = w
 		return modeStream
@@ -476,11 +512,14 @@ func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, key, path string, 
 	aborted := runOrigin(origin, cp, out)
 	c.obs.Fetched(cp.fromOrigin)
 	respTime := c.now()
+	if respTime.Sub(reqTime) > fetchSlack {
+		pol.store = false // a purge's rule may be gone by now (purge.go)
+	}
 	switch {
 	case cp.mode == modeAbsorb && cp.status == http.StatusNotModified:
 		e := stale.refreshed(cp.header, reqTime, respTime)
 		e.pol = responsePolicy(out, e.status, e.header, respTime, rules, path)
-		if e.pol.store {
+		if e.pol.store && respTime.Sub(reqTime) <= fetchSlack {
 			c.store(e)
 		}
 		c.answerFlight(key, f, e, false)
@@ -507,7 +546,7 @@ func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, key, path string, 
 		delete(h, "Age")
 		delete(h, "X-Cache")
 		e := &entry{key: key, vary: fields, variant: variantOf(r, fields), status: cp.status, header: h,
-			body: cp.body, respTime: respTime, initialAge: initialAge(cp.header, reqTime, respTime), pol: pol}
+			body: cp.body, respTime: respTime, fetched: reqTime, initialAge: initialAge(cp.header, reqTime, respTime), pol: pol}
 		c.store(e)
 		c.answerFlight(key, f, e, false)
 		if cp.mode == modeStream {
@@ -533,18 +572,10 @@ func (c *Cache) answerFlight(key string, f *flight, e *entry, stale bool) {
 	c.flights.land(key, f, false)
 }
 
-func serverError(status int) bool {
-	return status == 500 || status == 502 || status == 503 || status == 504
-}
-
 // staleIfError reports whether e may answer in place of an origin error
-// at now (RFC 5861, Section 4; Rules.ServeStale).
-func (c *Cache) staleIfError(e *entry, rules *Rules, now time.Time) bool {
-	window := e.pol.sie
-	if rules != nil {
-		window = max(window, rules.ServeStale)
-	}
-	return !e.pol.noStale && !e.pol.validate && e.staleFor(now) <= window
+// at now (RFC 5861, Section 4; the domain's StaleRule).
+func staleIfError(e *entry, rules *Rules, now time.Time) bool {
+	return !e.pol.noStale && !e.pol.validate && e.staleFor(now) <= rules.stale().window(e.pol.sie)
 }
 
 // runOrigin runs the origin handler into cp. The reverse proxy ends a
@@ -574,10 +605,26 @@ func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, e *entry, ans
 	}
 	h["Age"] = ageSeconds(e.age(now))
 	h["X-Cache"] = ans.xcache
+	if e.pol.follow {
+		h["Cache-Control"] = visitorCacheControl(e.pol.lifetime)
+		delete(h, "Expires")
+	}
 	cw := &countingWriter{ResponseWriter: w}
 	if e.status == http.StatusOK {
 		if _, ok := e.header["Content-Type"]; !ok {
 			h["Content-Type"] = nil // what the origin did not say is not guessed
+		}
+		if !hasAny(r.Header, conditionalFields) {
+			// Most requests: the whole object, no conditions. Written
+			// directly, as ServeContent would answer it.
+			h["Accept-Ranges"] = acceptRanges
+			h["Content-Length"] = []string{strconv.Itoa(len(e.body))}
+			cw.WriteHeader(http.StatusOK)
+			if r.Method != http.MethodHead {
+				_, _ = cw.Write(e.body)
+			}
+			c.obs.Served(ans.status, cw.n)
+			return
 		}
 		// ServeContent evaluates the visitor's conditions against the
 		// stored response (RFC 9110, Section 13.2.2) and answers a single

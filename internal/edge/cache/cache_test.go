@@ -98,6 +98,11 @@ func TestFreshnessLifetime(t *testing.T) {
 			{Path: "/", TTL: time.Minute, Weight: 1},
 		}}, time.Hour},
 		{"max-age=0 beats a rule", 200, []string{"Cache-Control", "max-age=0"}, &Rules{TTL: []TTLRule{{Path: "/", TTL: time.Hour}}}, 0},
+		{"swift_no_cache_low: max-age=0 yields to the rule", 200, []string{"Cache-Control", "max-age=0"}, &Rules{TTL: []TTLRule{{Path: "/", TTL: time.Hour, IgnoreNoCache: true}}}, time.Hour},
+		{"swift_no_cache_low: no-store yields to the rule", 200, []string{"Cache-Control", "no-store, no-cache"}, &Rules{TTL: []TTLRule{{Path: "/", TTL: time.Hour, IgnoreNoCache: true}}}, time.Hour},
+		{"swift_no_cache_low: Pragma yields to the rule", 200, []string{"Pragma", "no-cache"}, &Rules{TTL: []TTLRule{{Path: "/", TTL: time.Hour, IgnoreNoCache: true}}}, time.Hour},
+		{"swift_no_cache_low keeps private", 200, []string{"Cache-Control", "private, max-age=0"}, &Rules{TTL: []TTLRule{{Path: "/", TTL: time.Hour, IgnoreNoCache: true}}}, 0},
+		{"swift_no_cache_low of another directory", 200, []string{"Cache-Control", "no-store"}, &Rules{TTL: []TTLRule{{Path: "/img/", TTL: time.Hour, IgnoreNoCache: true}}}, 0},
 		{"forced code ttl", 404, []string{"Cache-Control", "max-age=600"}, &Rules{CodeTTL: []CodeTTL{{Code: "4xx", TTL: 2 * time.Second}, {Code: "404", TTL: 3 * time.Second}}}, 3 * time.Second},
 		{"default code ttl yields to origin", 404, []string{"Cache-Control", "max-age=600"}, &Rules{DefaultCodeTTL: []CodeTTL{{Code: "404", TTL: 3 * time.Second}}}, 600 * time.Second},
 		{"default code ttl", 403, nil, &Rules{DefaultCodeTTL: []CodeTTL{{Code: "4xx", TTL: 3 * time.Second}}}, 3 * time.Second},
@@ -119,6 +124,24 @@ func TestFreshnessLifetime(t *testing.T) {
 				t.Errorf("lifetime = %v, want %v", pol.lifetime, tt.want)
 			}
 		})
+	}
+}
+
+func TestFollowRuleTellsVisitorsTheEdgeLifetime(t *testing.T) {
+	hs := newHarness(t, Config{}, fixed("body", "Cache-Control", "max-age=10", "Expires", "Thu, 01 Jan 2099 00:00:00 GMT"))
+	hs.rules = &Rules{TTL: []TTLRule{{Path: "/", TTL: time.Hour, Follow: true}}}
+	for i, want := range []string{"MISS TCP_MISS", "HIT TCP_MEM_HIT"} {
+		resp, _ := hs.get("/a")
+		if got := resp.Header.Get("X-Cache"); got != want {
+			t.Fatalf("request %d: X-Cache %q, want %q", i, got, want)
+		}
+		if cc, exp := resp.Header.Get("Cache-Control"), resp.Header.Get("Expires"); cc != "max-age=3600" || exp != "" {
+			t.Errorf("request %d: Cache-Control %q, Expires %q; want the rule's max-age=3600 and no Expires", i, cc, exp)
+		}
+	}
+	hs.rules = &Rules{TTL: []TTLRule{{Path: "/b", TTL: time.Hour}}}
+	if resp, _ := hs.get("/b"); resp.Header.Get("Cache-Control") != "max-age=10" {
+		t.Errorf("without swift_follow_cachetime the origin's Cache-Control goes through: %q", resp.Header.Get("Cache-Control"))
 	}
 }
 
@@ -265,28 +288,44 @@ func TestStaleWhileRevalidate(t *testing.T) {
 }
 
 func TestStaleIfError(t *testing.T) {
+	hour := &StaleRule{Window: time.Hour}
 	for _, tt := range []struct {
 		name   string
 		cc     string
 		rules  *Rules
+		failed int // the origin's status once it fails
 		after  time.Duration
 		stale  bool
-		status int
 	}{
-		{"within stale-if-error", "max-age=1, stale-if-error=60", nil, 30 * time.Second, true, 200},
-		{"past stale-if-error", "max-age=1, stale-if-error=60", nil, 90 * time.Second, false, 503},
-		{"must-revalidate", "max-age=1, stale-if-error=60, must-revalidate", nil, 30 * time.Second, false, 503},
-		{"serving_stale_content rule", "max-age=1", &Rules{ServeStale: time.Hour}, 30 * time.Minute, true, 200},
+		{"within stale-if-error", "max-age=1, stale-if-error=60", nil, 503, 30 * time.Second, true},
+		{"past stale-if-error", "max-age=1, stale-if-error=60", nil, 503, 90 * time.Second, false},
+		{"must-revalidate", "max-age=1, stale-if-error=60, must-revalidate", nil, 503, 30 * time.Second, false},
+		{"501 is not an error to RFC 5861", "max-age=1, stale-if-error=60", nil, 501, 30 * time.Second, false},
+		{"serving_stale_content", "max-age=1", &Rules{Stale: hour}, 503, 30 * time.Minute, true},
+		{"serving_stale_content past its window", "max-age=1", &Rules{Stale: hour}, 503, 2 * time.Hour, false},
+		{"serving_stale_content: any 5xx", "max-age=1", &Rules{Stale: hour}, 501, time.Minute, true},
+		{"serving_stale_content: not a 4xx", "max-age=1", &Rules{Stale: hour}, 404, time.Minute, false},
+		{"origin_error_status_code 404", "max-age=1", &Rules{Stale: &StaleRule{Codes: []string{"404"}, Window: time.Hour}}, 404, time.Minute, true},
+		{"origin_error_status_code 4xx leaves out 503", "max-age=1", &Rules{Stale: &StaleRule{Codes: []string{"4xx"}, Window: time.Hour}}, 503, time.Minute, false},
+		{"the rule's window over the origin's", "max-age=1, stale-if-error=60", &Rules{Stale: hour}, 503, 30 * time.Minute, true},
+		{"origin_first: the origin's window", "max-age=1, stale-if-error=60", &Rules{Stale: &StaleRule{Window: time.Hour, OriginFirst: true}}, 503, 30 * time.Minute, false},
+		{"origin_first without stale-if-error: the rule's", "max-age=1", &Rules{Stale: &StaleRule{Window: time.Hour, OriginFirst: true}}, 503, 30 * time.Minute, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			hs := newHarness(t, Config{}, fixed("good", "Cache-Control", tt.cc))
-			hs.rules = tt.rules
 			hs.get("/a")
-			hs.o.set(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
+			// Set after the object is stored: the rule covers objects
+			// already in the cache.
+			hs.rules = tt.rules
+			hs.o.set(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", tt.failed) })
 			hs.clk.advance(tt.after)
 			resp, body := hs.get("/a")
-			if resp.StatusCode != tt.status {
-				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			want := tt.failed
+			if tt.stale {
+				want = 200
+			}
+			if resp.StatusCode != want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, want)
 			}
 			if tt.stale && (body != "good" || resp.Header.Get("X-Cache") != "STALE TCP_STALE_HIT") {
 				t.Errorf("want the stale body: got %q, X-Cache %q", body, resp.Header.Get("X-Cache"))
@@ -535,4 +574,28 @@ func FuzzParseCacheControl(f *testing.F) {
 			t.Errorf("max-age %v out of range", v)
 		}
 	})
+}
+
+// TestPlainHitAnswersAsServeContent: a hit without conditions is written
+// directly; its header must be what ServeContent gives a conditional
+// request that it answers in full.
+func TestPlainHitAnswersAsServeContent(t *testing.T) {
+	lm := time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)
+	hs := newHarness(t, Config{}, fixed("0123456789", "Cache-Control", "max-age=100", "Last-Modified", lm))
+	hs.get("/a")
+	plain, body := hs.get("/a")
+	old := time.Now().Add(-48 * time.Hour).UTC().Format(http.TimeFormat)
+	cond, condBody := hs.get("/a", "If-Modified-Since", old)
+	if plain.StatusCode != 200 || cond.StatusCode != 200 || body != condBody || body != "0123456789" {
+		t.Fatalf("plain %d %q, conditional %d %q", plain.StatusCode, body, cond.StatusCode, condBody)
+	}
+	for _, f := range []string{"Content-Length", "Accept-Ranges", "Content-Type", "Last-Modified", "Cache-Control", "X-Cache"} {
+		if p, c := plain.Header.Values(f), cond.Header.Values(f); strings.Join(p, ",") != strings.Join(c, ",") {
+			t.Errorf("%s: plain %q, through ServeContent %q", f, p, c)
+		}
+	}
+	head, headBody := hs.do(http.MethodHead, "/a")
+	if head.Header.Get("Content-Length") != "10" || headBody != "" {
+		t.Errorf("HEAD: Content-Length %q, body %q", head.Header.Get("Content-Length"), headBody)
+	}
 }

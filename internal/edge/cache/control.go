@@ -92,3 +92,19 @@ func (d directives) seconds(name string) (time.Duration, bool) {
 	}
 	return time.Duration(n) * time.Second, true
 }
+
+// withoutNoCache is d without the directives that keep a response from
+// being stored or reused unvalidated (no-store, no-cache, max-age=0,
+// s-maxage=0): what swift_no_cache_low ignores.
+func (d directives) withoutNoCache() directives {
+	out := make(directives, len(d))
+	for name, arg := range d {
+		switch {
+		case name == "no-store", name == "no-cache":
+		case (name == "max-age" || name == "s-maxage") && strings.Trim(arg, "0") == "":
+		default:
+			out[name] = arg
+		}
+	}
+	return out
+}

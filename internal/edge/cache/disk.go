@@ -38,6 +38,8 @@ type diskTier struct {
 	// added and gone are told of every entry that enters or leaves the
 	// index, under mu (for the Vary index).
 	added, gone func(key string, vary []string)
+	// admit says whether a queued entry is still worth writing (purge.go).
+	admit func(*entry) bool
 
 	// queueMu guards closing queue against a late put.
 	queueMu sync.RWMutex
@@ -48,10 +50,11 @@ type diskTier struct {
 
 // diskItem is what the index knows of a file.
 type diskItem struct {
-	file string
-	size int64
-	key  string
-	vary []string
+	file    string
+	size    int64
+	key     string
+	vary    []string
+	fetched time.Time
 }
 
 // diskQueue bounds the writes waiting: when the disk cannot keep up, the
@@ -60,11 +63,11 @@ const diskQueue = 256
 
 const tmpPrefix = ".tmp-"
 
-func openDiskTier(dir string, max int64, log *slog.Logger, added, gone func(string, []string)) (*diskTier, error) {
+func openDiskTier(dir string, max int64, log *slog.Logger, added, gone func(string, []string), admit func(*entry) bool) (*diskTier, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	d := &diskTier{dir: dir, max: max, log: log, added: added, gone: gone,
+	d := &diskTier{dir: dir, max: max, log: log, added: added, gone: gone, admit: admit,
 		queue: make(chan *entry, diskQueue), done: make(chan struct{})}
 	d.lru, _ = simplelru.NewLRU[string, diskItem](math.MaxInt32, func(_ string, it diskItem) {
 		d.bytes -= it.size
@@ -113,7 +116,7 @@ func (d *diskTier) rebuild() error {
 		if d.fileOf(id) != p {
 			return os.Remove(p) // not where its key puts it: not ours
 		}
-		all = append(all, found{id, diskItem{file: p, size: size, key: m.Key, vary: m.Vary}, mtime})
+		all = append(all, found{id, diskItem{file: p, size: size, key: m.Key, vary: m.Vary, fetched: time.Unix(0, m.Fetched)}, mtime})
 		return nil
 	})
 	if err != nil {
@@ -249,6 +252,9 @@ func (d *diskTier) close() {
 func (d *diskTier) writer() {
 	defer close(d.done)
 	for e := range d.queue {
+		if !d.admit(e) {
+			continue
+		}
 		if err := d.write(e); err != nil {
 			d.log.Warn("cache: disk write failed", "err", err)
 		}
@@ -279,13 +285,29 @@ func (d *diskTier) write(e *entry) error {
 		return err
 	}
 	d.mu.Lock()
-	d.addLocked(e.id(), diskItem{file: p, size: int64(len(b)), key: e.key, vary: e.vary})
+	d.addLocked(e.id(), diskItem{file: p, size: int64(len(b)), key: e.key, vary: e.vary, fetched: e.fetched})
 	doomed := d.takeDoomedLocked()
 	d.mu.Unlock()
 	// An entry evicted now may share its file with the one just written
 	// only if it is the same id, which addLocked removed first.
 	removeAll(slices.DeleteFunc(doomed, func(f string) bool { return f == p }))
 	return nil
+}
+
+// sweep removes every entry keep refuses (purge.go).
+func (d *diskTier) sweep(keep func(key string, fetched time.Time) bool) {
+	d.mu.Lock()
+	ids := d.lru.Keys()
+	d.mu.Unlock()
+	for _, id := range ids {
+		d.mu.Lock()
+		if it, ok := d.lru.Peek(id); ok && !keep(it.key, it.fetched) {
+			d.lru.Remove(id)
+		}
+		doomed := d.takeDoomedLocked()
+		d.mu.Unlock()
+		removeAll(doomed)
+	}
 }
 
 func (d *diskTier) used() int64 {

@@ -7,8 +7,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // reopen closes hs's cache (writing what is queued) and puts a new one on
@@ -190,4 +192,22 @@ func FuzzDecodeEntry(f *testing.F) {
 			t.Errorf("round trip: %v", err)
 		}
 	})
+}
+
+// TestEntryDiskFormKeepsEveryField: what a restart reads back is the entry
+// as stored, its policy whole (a field left out of the disk form changes
+// how the object is served after a restart).
+func TestEntryDiskFormKeepsEveryField(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	e := &entry{key: "example.com/a", vary: []string{"Accept-Language"}, variant: "en", status: 200,
+		header: http.Header{"Etag": {`"1"`}}, body: []byte("body"), respTime: now, fetched: now.Add(-time.Second),
+		initialAge: 3 * time.Second,
+		pol:        policy{store: true, lifetime: time.Hour, validate: true, noStale: true, swr: time.Minute, sie: 2 * time.Minute, follow: true}}
+	got, err := decodeEntry(e.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, e) {
+		t.Errorf("decoded\n%+v\nwant\n%+v", got, e)
+	}
 }

@@ -27,6 +27,10 @@ type entry struct {
 	respTime   time.Time
 	initialAge time.Duration
 	pol        policy
+	// fetched is when the request that brought the body, or last
+	// validated it, was sent: a purge applied after that covers the
+	// entry (purge.go).
+	fetched time.Time
 }
 
 // id is the entry's name in the tiers: the primary key and the variant.
@@ -75,7 +79,7 @@ func (e *entry) refreshed(h http.Header, reqTime, respTime time.Time) *entry {
 		}
 		n.header[k] = vs
 	}
-	n.respTime, n.initialAge = respTime, initialAge(h, reqTime, respTime)
+	n.respTime, n.initialAge, n.fetched = respTime, initialAge(h, reqTime, respTime), reqTime
 	return &n
 }
 
@@ -143,12 +147,14 @@ type diskMeta struct {
 	Status     int                 `json:"s"`
 	Header     map[string][]string `json:"h"`
 	RespTime   int64               `json:"t"`
+	Fetched    int64               `json:"f"`
 	InitialAge time.Duration       `json:"a"`
 	Lifetime   time.Duration       `json:"l"`
 	Validate   bool                `json:"rv,omitempty"`
 	NoStale    bool                `json:"ns,omitempty"`
 	SWR        time.Duration       `json:"swr,omitempty"`
 	SIE        time.Duration       `json:"sie,omitempty"`
+	Follow     bool                `json:"fc,omitempty"`
 	BodyLen    int64               `json:"bl"`
 	BodyCRC    uint32              `json:"bc"`
 }
@@ -157,8 +163,8 @@ type diskMeta struct {
 func (e *entry) encode() []byte {
 	meta, _ := json.Marshal(diskMeta{
 		Key: e.key, Vary: e.vary, Variant: e.variant, Status: e.status, Header: e.header,
-		RespTime: e.respTime.UnixNano(), InitialAge: e.initialAge,
-		Lifetime: e.pol.lifetime, Validate: e.pol.validate, NoStale: e.pol.noStale, SWR: e.pol.swr, SIE: e.pol.sie,
+		RespTime: e.respTime.UnixNano(), Fetched: e.fetched.UnixNano(), InitialAge: e.initialAge,
+		Lifetime: e.pol.lifetime, Validate: e.pol.validate, NoStale: e.pol.noStale, SWR: e.pol.swr, SIE: e.pol.sie, Follow: e.pol.follow,
 		BodyLen: int64(len(e.body)), BodyCRC: crc32.Checksum(e.body, castagnoli),
 	})
 	out := make([]byte, 0, diskHeaderLen+len(meta)+4+len(e.body))
@@ -213,7 +219,7 @@ func decodeEntry(b []byte) (*entry, error) {
 func (m *diskMeta) entry(body []byte) *entry {
 	return &entry{
 		key: m.Key, vary: m.Vary, variant: m.Variant, status: m.Status, header: http.Header(m.Header), body: body,
-		respTime: time.Unix(0, m.RespTime), initialAge: m.InitialAge,
-		pol: policy{store: true, lifetime: m.Lifetime, validate: m.Validate, noStale: m.NoStale, swr: m.SWR, sie: m.SIE},
+		respTime: time.Unix(0, m.RespTime), fetched: time.Unix(0, m.Fetched), initialAge: m.InitialAge,
+		pol: policy{store: true, lifetime: m.Lifetime, validate: m.Validate, noStale: m.NoStale, swr: m.SWR, sie: m.SIE, follow: m.Follow},
 	}
 }

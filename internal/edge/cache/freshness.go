@@ -2,6 +2,7 @@ package cache
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -38,6 +39,16 @@ type policy struct {
 	// swr and sie are stale-while-revalidate and stale-if-error (RFC 5861,
 	// Sections 3 and 4).
 	swr, sie time.Duration
+	// follow: visitors are told lifetime rather than the origin's
+	// Cache-Control (swift_follow_cachetime).
+	follow bool
+}
+
+// visitorCacheControl is the Cache-Control a visitor is told for an object
+// of lifetime under a follow rule: the edge's own lifetime, which with the
+// Age field lets the visitor's cache expire it when the edge does.
+func visitorCacheControl(lifetime time.Duration) []string {
+	return []string{"max-age=" + strconv.FormatInt(int64(lifetime/time.Second), 10)}
 }
 
 // responsePolicy decides whether the response to req (status, header h),
@@ -45,6 +56,14 @@ type policy struct {
 // and for how long it is fresh (Section 4.2.1).
 func responsePolicy(req *http.Request, status int, h http.Header, now time.Time, rules *Rules, p string) policy {
 	cc := parseCacheControl(h)
+	var rule *TTLRule
+	if status == http.StatusOK {
+		rule = rules.ttlRule(p)
+	}
+	pragma := pragmaNoCache(h)
+	if rule != nil && rule.IgnoreNoCache {
+		cc, pragma = cc.withoutNoCache(), false
+	}
 	switch {
 	case req.Method != http.MethodGet,
 		status < 200 || status == http.StatusPartialContent || status == http.StatusNotModified,
@@ -60,23 +79,21 @@ func responsePolicy(req *http.Request, status int, h http.Header, now time.Time,
 		return policy{}
 	}
 	pol := policy{
-		validate: cc.has("no-cache") || (cc == nil && pragmaNoCache(h)),
+		validate: cc.has("no-cache") || (cc == nil && pragma),
 		noStale:  cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage"),
+		follow:   rule != nil && rule.Follow,
 	}
 	pol.swr, _ = cc.seconds("stale-while-revalidate")
 	pol.sie, _ = cc.seconds("stale-if-error")
-	if rules != nil && rules.ServeStale > pol.sie {
-		pol.sie = rules.ServeStale
-	}
 	lifetime, explicit := explicitLifetime(cc, h, now)
 	if !explicit && (heuristicStatus[status] || cc.has("public")) {
 		lifetime = heuristicLifetime(h, now)
 	}
 	// The origin's no-cache and max-age=0 win over the domain's rules
-	// (Alibaba: they come first in the cache priority); otherwise a rule
-	// sets the lifetime.
+	// (Alibaba: they come first in the cache priority) unless the rule
+	// ignores them; otherwise a rule sets the lifetime.
 	if !pol.validate && !(explicit && lifetime == 0) {
-		lifetime = applyRules(rules, p, status, lifetime, explicit, &pol)
+		lifetime = applyRules(rules, rule, p, status, lifetime, explicit, &pol)
 	}
 	pol.lifetime = lifetime
 	validator := h.Get("Etag") != "" || h.Get("Last-Modified") != ""
@@ -85,22 +102,21 @@ func responsePolicy(req *http.Request, status int, h http.Header, now time.Time,
 }
 
 // applyRules returns the lifetime the domain's rules give a response whose
-// origin lifetime is lifetime (explicit: stated by its headers).
-func applyRules(rules *Rules, p string, status int, lifetime time.Duration, explicit bool, pol *policy) time.Duration {
+// origin lifetime is lifetime (explicit: stated by its headers); rule is
+// the TTL rule covering it, if any.
+func applyRules(rules *Rules, rule *TTLRule, p string, status int, lifetime time.Duration, explicit bool, pol *policy) time.Duration {
 	if rules == nil {
 		return lifetime
 	}
 	if ttl, ok := codeTTL(rules.CodeTTL, p, status); ok {
 		return ttl
 	}
-	if status == http.StatusOK {
-		if r := rules.ttlRule(p); r != nil {
-			pol.validate = pol.validate || r.ForceRevalidate
-			if r.OriginFirst && explicit {
-				return lifetime
-			}
-			return r.TTL
+	if rule != nil {
+		pol.validate = pol.validate || rule.ForceRevalidate
+		if rule.OriginFirst && explicit {
+			return lifetime
 		}
+		return rule.TTL
 	}
 	if ttl, ok := codeTTL(rules.DefaultCodeTTL, p, status); ok && !explicit {
 		return ttl

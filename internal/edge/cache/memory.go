@@ -3,6 +3,7 @@ package cache
 import (
 	"math"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
@@ -51,6 +52,27 @@ func (m *memTier) put(e *entry) {
 	m.added(e.key, e.vary)
 	for m.bytes > m.max {
 		m.lru.RemoveOldest()
+	}
+}
+
+// remove drops the entry id, if held.
+func (m *memTier) remove(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lru.Remove(id)
+}
+
+// sweep removes every entry keep refuses (purge.go).
+func (m *memTier) sweep(keep func(key string, fetched time.Time) bool) {
+	m.mu.Lock()
+	ids := m.lru.Keys()
+	m.mu.Unlock()
+	for _, id := range ids {
+		m.mu.Lock()
+		if e, ok := m.lru.Peek(id); ok && !keep(e.key, e.fetched) {
+			m.lru.Remove(id)
+		}
+		m.mu.Unlock()
 	}
 }
 

@@ -33,10 +33,44 @@ type Rules struct {
 	KeepArgs    []string
 	KeepArgsSet bool
 	RemoveArgs  []string
-	// ServeStale, when positive, serves a stale object for up to this long
-	// past its expiry when the origin fails (serving_stale_content), as a
-	// stale-if-error the origin did not send.
-	ServeStale time.Duration
+	// Stale, when set, serves a stored object past its expiry when the
+	// origin fails (serving_stale_content).
+	Stale *StaleRule
+}
+
+// StaleRule is serving_stale_content: when the origin answers one of Codes
+// (nil: any 5xx, which includes the edge's own 502 for an unreachable
+// origin and 504 for one that timed out), an object stale for at most
+// Window is served instead. With OriginFirst, an object whose origin sent
+// stale-if-error gets that window instead (RFC 5861, Section 4). Unlike
+// the TTL rules it applies to objects already stored: an operator turns it
+// on during an outage.
+type StaleRule struct {
+	Codes       []string // "502" or a class "5xx"
+	Window      time.Duration
+	OriginFirst bool
+}
+
+// originError reports whether status is, for a domain with rule s, the
+// origin failing: the rule's codes, or without a rule the statuses RFC 5861
+// (Section 4) names.
+func (s *StaleRule) originError(status int) bool {
+	if s == nil {
+		return status == 500 || status == 502 || status == 503 || status == 504
+	}
+	if s.Codes == nil {
+		return status >= 500 && status <= 599
+	}
+	return matchCode(s.Codes, status)
+}
+
+// window is how long past its expiry an object whose origin stated
+// stale-if-error sie (0: none) may answer for a failing origin.
+func (s *StaleRule) window(sie time.Duration) time.Duration {
+	if s == nil || (s.OriginFirst && sie > 0) {
+		return sie
+	}
+	return s.Window
 }
 
 // TTLRule is one filetype_based_ttl_set or path_based_ttl_set.
@@ -54,6 +88,12 @@ type TTLRule struct {
 	// ForceRevalidate (force_revalidate): every use of a stored object is
 	// validated with the origin first, as for Cache-Control: no-cache.
 	ForceRevalidate bool
+	// IgnoreNoCache (swift_no_cache_low): the origin's no-store, no-cache,
+	// max-age=0 and Pragma: no-cache do not keep the rule from applying.
+	IgnoreNoCache bool
+	// Follow (swift_follow_cachetime): visitors are told the lifetime the
+	// rule gives (Cache-Control: max-age), not the origin's.
+	Follow bool
 }
 
 // CodeTTL is one "code=ttl" pair of a code_string: Code is "403" or a
@@ -81,6 +121,14 @@ func (c CodeTTL) covers(p string) bool {
 // extension is p's file type as the rules name it: lower case, no dot.
 func extension(p string) string {
 	return strings.TrimPrefix(strings.ToLower(path.Ext(p)), ".")
+}
+
+// stale is r's StaleRule; nil for no rules.
+func (r *Rules) stale() *StaleRule {
+	if r == nil {
+		return nil
+	}
+	return r.Stale
 }
 
 // ttlRule returns the rule that covers p, or nil.
@@ -114,6 +162,13 @@ func codeTTL(list []CodeTTL, p string, status int) (time.Duration, bool) {
 		}
 	}
 	return 0, false
+}
+
+// matchCode reports whether status is one of codes, exactly or by class.
+func matchCode(codes []string, status int) bool {
+	code := strconv.Itoa(status)
+	class := code[:1] + "xx"
+	return slices.ContainsFunc(codes, func(c string) bool { return c == code || strings.EqualFold(c, class) })
 }
 
 // Key identifies an object in the cache: the domain, the path and the part

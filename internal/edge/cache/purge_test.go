@@ -1,0 +1,156 @@
+package cache
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"testing"
+	"time"
+)
+
+func TestPurgeExactDropsEveryVariant(t *testing.T) {
+	hs := newHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=100")
+		w.Header().Set("Vary", "Accept-Language")
+		_, _ = w.Write([]byte("lang " + r.Header.Get("Accept-Language")))
+	})
+	hs.get("/a", "Accept-Language", "en")
+	hs.get("/a", "Accept-Language", "fr")
+	hs.get("/b")
+	hs.clk.advance(time.Millisecond)
+	hs.c.Purge("example.com", []PurgeRule{{Kind: PurgeExact, Key: "example.com/a"}})
+	resp, _ := hs.get("/a", "Accept-Language", "en")
+	hs.want(resp, miss, 4)
+	resp, _ = hs.get("/a", "Accept-Language", "fr")
+	hs.want(resp, miss, 5)
+	resp, _ = hs.get("/b")
+	hs.want(resp, hitMem, 5)
+	// What was fetched after the purge is served again.
+	resp, _ = hs.get("/a", "Accept-Language", "en")
+	hs.want(resp, hitMem, 5)
+}
+
+func TestPurgeRulesMatch(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		rule    PurgeRule
+		purged  []string
+		cached  []string
+		anyOver string // another domain's same path stays
+	}{
+		{"directory", PurgeRule{Kind: PurgeDirectory, Key: "example.com/dir/"},
+			[]string{"/dir/x", "/dir/sub/y?v=1"}, []string{"/dir", "/other/dir/x"}, "/dir/x"},
+		{"ignoreParams", PurgeRule{Kind: PurgeIgnoreParams, Key: "example.com/p.js"},
+			[]string{"/p.js", "/p.js?v=1", "/p.js?v=2&x"}, []string{"/p.jsx", "/q.js?v=1"}, "/p.js"},
+		{"regex", PurgeRule{Kind: PurgeRegex, Regex: regexp.MustCompile(`^/img/[0-9]+\.jpg$`)},
+			[]string{"/img/12.jpg", "/img/3.jpg?w=100"}, []string{"/img/a.jpg", "/x/img/1.jpg", "/img/1.jpgx"}, "/img/1.jpg"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := newHarness(t, Config{}, fixed("x", "Cache-Control", "max-age=100"))
+			other := func(path string) string {
+				rec := httptest.NewRecorder()
+				hs.c.Serve(rec, httptest.NewRequest(http.MethodGet, path, nil), KeyFor("other.example", mustURL(path), nil), nil, hs.proxy)
+				return rec.Header().Get("X-Cache")
+			}
+			for _, p := range append(append([]string{}, tc.purged...), tc.cached...) {
+				hs.get(p)
+			}
+			other(tc.anyOver)
+			hs.clk.advance(time.Millisecond)
+			hs.c.Purge("example.com", []PurgeRule{tc.rule})
+			for _, p := range tc.purged {
+				if resp, _ := hs.get(p); resp.Header.Get("X-Cache") != miss {
+					t.Errorf("%s after the purge: %s, want a miss", p, resp.Header.Get("X-Cache"))
+				}
+			}
+			for _, p := range tc.cached {
+				if resp, _ := hs.get(p); resp.Header.Get("X-Cache") != hitMem {
+					t.Errorf("%s after the purge: %s, want a hit", p, resp.Header.Get("X-Cache"))
+				}
+			}
+			if got := other(tc.anyOver); got != hitMem {
+				t.Errorf("another domain's %s after the purge: %s, want a hit", tc.anyOver, got)
+			}
+		})
+	}
+}
+
+func TestPurgeCoversFetchUnderWay(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	hs := newHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case started <- struct{}{}:
+			<-release
+		default:
+		}
+		w.Header().Set("Cache-Control", "max-age=100")
+		_, _ = w.Write([]byte("x"))
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rec := httptest.NewRecorder()
+		hs.serve(rec, httptest.NewRequest(http.MethodGet, "/slow", nil))
+	}()
+	<-started
+	hs.clk.advance(time.Millisecond)
+	hs.c.Purge("example.com", []PurgeRule{{Kind: PurgeExact, Key: "example.com/slow"}})
+	close(release)
+	<-done
+	resp, _ := hs.get("/slow")
+	hs.want(resp, miss, 2)
+}
+
+func TestPurgeBeforeEmptiesBothTiers(t *testing.T) {
+	dir := t.TempDir()
+	hs := newHarness(t, Config{Dir: dir}, fixed("x", "Cache-Control", "max-age=100"))
+	hs.get("/a")
+	hs.get("/b")
+	hs.reopen(Config{Dir: dir}) // the writes are on disk
+	if n := len(diskFiles(t, dir)); n != 2 {
+		t.Fatalf("%d files on disk, want 2", n)
+	}
+	hs.clk.advance(time.Millisecond)
+	hs.c.PurgeBefore(hs.clk.now())
+	hs.c.sweep()
+	if n := len(diskFiles(t, dir)); n != 0 {
+		t.Errorf("%d files on disk after PurgeBefore, want 0", n)
+	}
+	resp, _ := hs.get("/a")
+	hs.want(resp, miss, 3)
+}
+
+func TestSweepForgetsRulesOlderThanEveryEntry(t *testing.T) {
+	hs := newHarness(t, Config{}, fixed("x", "Cache-Control", "max-age=100000"))
+	hs.get("/a")
+	hs.get("/b")
+	hs.clk.advance(time.Millisecond)
+	hs.c.Purge("example.com", []PurgeRule{{Kind: PurgeExact, Key: "example.com/a"}, {Kind: PurgeDirectory, Key: "example.com/d/"}})
+	hs.c.sweep()
+	if n := hs.c.PurgeRules(); n != 2 {
+		t.Fatalf("%d rules after a sweep with /b older than them, want 2", n)
+	}
+	// /b is the oldest entry; once it is refetched past the slack, no
+	// entry predates the rules.
+	hs.clk.advance(fetchSlack + time.Second)
+	hs.c.Purge("example.com", []PurgeRule{{Kind: PurgeExact, Key: "example.com/b"}})
+	hs.clk.advance(time.Millisecond)
+	hs.get("/b")
+	hs.clk.advance(fetchSlack + time.Second)
+	hs.c.sweep()
+	if n := hs.c.PurgeRules(); n != 0 {
+		t.Errorf("%d rules left, want 0", n)
+	}
+	resp, _ := hs.get("/b")
+	hs.want(resp, hitMem, 3)
+}
+
+func mustURL(path string) *url.URL {
+	u, err := url.Parse(path)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
