@@ -237,7 +237,7 @@ func checkFreeCertWatched(t *testing.T, n *acmeNode, domain string) {
 	// soon alike, and the free certificates' state.
 	for args, want := range map[string][]string{
 		"certs --expiring 91d": {"free-" + domain, "free"},
-		"free-certs":           {domain, "success"},
+		"certs free":           {domain, "success"},
 	} {
 		cmd := exec.Command(cdndBinary(t), append([]string{"admin", "--admin-addr", n.srv.AdminAddr.String(), "--token", adminToken}, strings.Fields(args)...)...)
 		out, err := cmd.CombinedOutput()
@@ -576,5 +576,48 @@ func TestFreeCertificateThroughEveryAction(t *testing.T) {
 	}
 	if got := certs.CertificateListModel.Count; got != 4 {
 		t.Fatalf("DescribeCdnCertificateList counts %d, want the 4 free certificates", got)
+	}	// Binding an uploaded certificate ends the free one's renewals.
+	if err := fleettest.SetCert(n.cdn, d2018, newFleetCert(t, d2018, "uploaded-after-free"), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := freeCerts(t, n.srv)[d2018]; ok {
+		t.Fatal("an uploaded certificate left the free one renewing")
+	}
+	if info := a.certInfo(t, d2018); info.CertType != "upload" || info.Status != "success" {
+		t.Fatalf("after the upload: CertType %q Status %q", info.CertType, info.Status)
+	}
+}
+
+func TestFreeCertificateExternalAccountBinding(t *testing.T) {
+	const kid, hmac = "kid-e2e", "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+	eab := acmetest.Options{EAB: map[string]string{kid: hmac}}
+	// The key id without its HMAC key (or the other way round) is refused
+	// at start, not at the first order.
+	_, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0",
+		HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", Stdout: io.Discard,
+		Env:  server.Env{AdminToken: adminToken, MasterKey: masterKey},
+		ACME: server.ACMEConfig{Directory: "https://127.0.0.1:1/dir", EABKeyID: kid}})
+	if err == nil || !strings.Contains(err.Error(), "CDND_ACME_EAB_HMAC") {
+		t.Fatalf("start with --acme-eab-kid and no CDND_ACME_EAB_HMAC: %v", err)
+	}
+	n := startACMENode(t, eab, nil, func(c *server.Config, _ *acmetest.Pebble) {
+		c.ACME.EABKeyID, c.Env.ACMEEABHMAC = kid, hmac
+	})
+	domain := n.addFreeDomain(t)
+	if err := setFree(n.cdn, domain); err != nil {
+		t.Fatal(err)
+	}
+	checkIssued(t, waitFreeStatus(t, n.cdn, domain, "success", 30*time.Second), n.srv.HTTPSAddr.String(), domain)
+
+	// Without the binding, the CA refuses the account: failed, with its
+	// problem.
+	bare := startACMENode(t, eab, nil, nil)
+	other := bare.addFreeDomain(t)
+	if err := setFree(bare.cdn, other); err != nil {
+		t.Fatal(err)
+	}
+	waitFreeStatus(t, bare.cdn, other, "failed", 30*time.Second)
+	if p := freeCerts(t, bare.srv)[other].Problem; !strings.Contains(p, "externalAccountRequired") {
+		t.Fatalf("problem %q, want the CA's externalAccountRequired", p)
 	}
 }

@@ -46,7 +46,9 @@ func TestRoundTrip(t *testing.T) {
 		if s.KeyID != k.CurrentID() || len(s.Nonce) != 12 || len(s.Data) != len(plaintext)+16 {
 			t.Fatalf("sealed shape: kid %s, nonce %d bytes, data %d bytes", s.KeyID, len(s.Nonce), len(s.Data))
 		}
-		if len(plaintext) > 0 && bytes.Contains(s.Data, plaintext) {
+		// A short plaintext turns up in random ciphertext by chance (one
+		// byte in 17 about one run in 15): only a longer one proves a leak.
+		if len(plaintext) >= 8 && bytes.Contains(s.Data, plaintext) {
 			t.Fatal("plaintext visible in sealed data")
 		}
 		got, err := k.Open(s, aad)
