@@ -576,7 +576,8 @@ func TestFreeCertificateThroughEveryAction(t *testing.T) {
 	}
 	if got := certs.CertificateListModel.Count; got != 4 {
 		t.Fatalf("DescribeCdnCertificateList counts %d, want the 4 free certificates", got)
-	} // Binding an uploaded certificate ends the free one's renewals.
+	}
+	// Binding an uploaded certificate ends the free one's renewals.
 	if err := fleettest.SetCert(n.cdn, d2018, newFleetCert(t, d2018, "uploaded-after-free"), false); err != nil {
 		t.Fatal(err)
 	}
