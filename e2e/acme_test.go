@@ -485,6 +485,15 @@ func TestFreeCertificateStatuses(t *testing.T) {
 	if got := n.pebble.Orders(wild[1:]) + n.pebble.Orders("*"+wild); got != 0 {
 		t.Fatalf("%d orders for a wildcard", got)
 	}
+	// Deleting the domain ends it too, at once.
+	del := cdn.CreateDeleteCdnDomainRequest()
+	del.DomainName = wild
+	if _, err := n.cdn.DeleteCdnDomain(del); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := freeCerts(t, n.srv)[wild]; ok {
+		t.Fatal("a deleted domain's free certificate is still listed")
+	}
 }
 
 func TestFreeCertificateTimeouts(t *testing.T) {

@@ -65,6 +65,7 @@ func (s *Service) deleteDomain(ctx context.Context, r *openapi.Request) (any, er
 			Delete(store.DomainKey(d.Name)).
 			Delete(store.OwnerKey(d.AccountID, d.Name)).
 			Delete(store.DomainConfigsKey(d.Name)).
+			Delete(store.FreeCertKey(d.Name)). // its free certificate renews no more
 			Commit(ctx)
 		return err
 	})
