@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -230,6 +231,23 @@ func checkFreeCertWatched(t *testing.T, n *acmeNode, domain string) {
 	for _, out := range []string{metrics, get("/admin/v1/free-certs"), get("/admin/v1/certs")} {
 		if strings.Contains(out, "PRIVATE KEY") {
 			t.Error("the operator API shows a private key")
+		}
+	}
+	// The CLI shows the same: free and uploaded certificates expiring
+	// soon alike, and the free certificates' state.
+	for args, want := range map[string][]string{
+		"certs --expiring 91d": {"free-" + domain, "free"},
+		"certs free":           {domain, "success"},
+	} {
+		cmd := exec.Command(cdndBinary(t), append([]string{"admin", "--admin-addr", n.srv.AdminAddr.String(), "--token", adminToken}, strings.Fields(args)...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("cdnd admin %s: %v\n%s", args, err, out)
+		}
+		for _, w := range want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("cdnd admin %s lacks %q:\n%s", args, w, out)
+			}
 		}
 	}
 }
@@ -467,6 +485,15 @@ func TestFreeCertificateStatuses(t *testing.T) {
 	if got := n.pebble.Orders(wild[1:]) + n.pebble.Orders("*"+wild); got != 0 {
 		t.Fatalf("%d orders for a wildcard", got)
 	}
+	// Deleting the domain ends it too, at once.
+	del := cdn.CreateDeleteCdnDomainRequest()
+	del.DomainName = wild
+	if _, err := n.cdn.DeleteCdnDomain(del); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := freeCerts(t, n.srv)[wild]; ok {
+		t.Fatal("a deleted domain's free certificate is still listed")
+	}
 }
 
 func TestFreeCertificateTimeouts(t *testing.T) {
@@ -515,5 +542,92 @@ func TestFreeCertificateTimeouts(t *testing.T) {
 			}()
 			waitFreeStatus(t, n.cdn, domain, tc.status, 15*time.Second)
 		})
+	}
+}
+
+func TestFreeCertificateThroughEveryAction(t *testing.T) {
+	n := startACMENode(t, acmetest.Options{}, nil, nil)
+	a := &account{cdn: n.cdn}
+	d2018, d2014, batch1, batch2 := n.addFreeDomain(t), n.addFreeDomain(t), n.addFreeDomain(t), n.addFreeDomain(t)
+	req := cdn.CreateSetDomainServerCertificateRequest()
+	req.DomainName, req.ServerCertificateStatus, req.CertType = d2018, "on", "free" // no CertName needed
+	if _, err := n.cdn.SetDomainServerCertificate(req); err != nil {
+		t.Fatalf("SetDomainServerCertificate 2018-05-10: %v", err)
+	}
+	if _, _, err := a.legacyCall(t, "POST", map[string]string{"DomainName": d2014, "ServerCertificateStatus": "on", "CertType": "free"}); err != nil {
+		t.Fatalf("SetDomainServerCertificate 2014-11-11: %v", err)
+	}
+	b := cdn.CreateBatchSetCdnDomainServerCertificateRequest()
+	b.DomainName, b.SSLProtocol, b.CertType = batch1+","+batch2, "on", "free"
+	if _, err := n.cdn.BatchSetCdnDomainServerCertificate(b); err != nil {
+		t.Fatalf("BatchSetCdnDomainServerCertificate: %v", err)
+	}
+	for _, d := range []string{d2018, d2014, batch1, batch2} {
+		checkIssued(t, waitFreeStatus(t, n.cdn, d, "success", 30*time.Second), n.srv.HTTPSAddr.String(), d)
+	}
+	// The listings and counts include free certificates.
+	list, err := n.cdn.DescribeCdnHttpsDomainList(cdn.CreateDescribeCdnHttpsDomainListRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := 0
+	for _, c := range list.CertInfos.CertInfo {
+		if c.CertType == "free" && c.CertName == "free-"+c.DomainName {
+			free++
+		}
+	}
+	if free != 4 {
+		t.Fatalf("DescribeCdnHttpsDomainList lists %d free certificates, want 4", free)
+	}
+	certs, err := n.cdn.DescribeCdnCertificateList(cdn.CreateDescribeCdnCertificateListRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := certs.CertificateListModel.Count; got != 4 {
+		t.Fatalf("DescribeCdnCertificateList counts %d, want the 4 free certificates", got)
+	}
+	// Binding an uploaded certificate ends the free one's renewals.
+	if err := fleettest.SetCert(n.cdn, d2018, newFleetCert(t, d2018, "uploaded-after-free"), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := freeCerts(t, n.srv)[d2018]; ok {
+		t.Fatal("an uploaded certificate left the free one renewing")
+	}
+	if info := a.certInfo(t, d2018); info.CertType != "upload" || info.Status != "success" {
+		t.Fatalf("after the upload: CertType %q Status %q", info.CertType, info.Status)
+	}
+}
+
+func TestFreeCertificateExternalAccountBinding(t *testing.T) {
+	const kid, hmac = "kid-e2e", "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+	eab := acmetest.Options{EAB: map[string]string{kid: hmac}}
+	// The key id without its HMAC key (or the other way round) is refused
+	// at start, not at the first order.
+	_, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0",
+		HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", Stdout: io.Discard,
+		Env:  server.Env{AdminToken: adminToken, MasterKey: masterKey},
+		ACME: server.ACMEConfig{Directory: "https://127.0.0.1:1/dir", EABKeyID: kid}})
+	if err == nil || !strings.Contains(err.Error(), "CDND_ACME_EAB_HMAC") {
+		t.Fatalf("start with --acme-eab-kid and no CDND_ACME_EAB_HMAC: %v", err)
+	}
+	n := startACMENode(t, eab, nil, func(c *server.Config, _ *acmetest.Pebble) {
+		c.ACME.EABKeyID, c.Env.ACMEEABHMAC = kid, hmac
+	})
+	domain := n.addFreeDomain(t)
+	if err := setFree(n.cdn, domain); err != nil {
+		t.Fatal(err)
+	}
+	checkIssued(t, waitFreeStatus(t, n.cdn, domain, "success", 30*time.Second), n.srv.HTTPSAddr.String(), domain)
+
+	// Without the binding, the CA refuses the account: failed, with its
+	// problem.
+	bare := startACMENode(t, eab, nil, nil)
+	other := bare.addFreeDomain(t)
+	if err := setFree(bare.cdn, other); err != nil {
+		t.Fatal(err)
+	}
+	waitFreeStatus(t, bare.cdn, other, "failed", 30*time.Second)
+	if p := freeCerts(t, bare.srv)[other].Problem; !strings.Contains(p, "externalAccountRequired") {
+		t.Fatalf("problem %q, want the CA's externalAccountRequired", p)
 	}
 }

@@ -29,6 +29,7 @@ func TestOperatorAPI(t *testing.T) {
 		{"POST", "/admin/v1/accounts", ""},
 		{"POST", "/admin/v1/accounts", "Bearer wrong"},
 		{"PUT", "/admin/v1/domains/x.example/mode", "Bearer " + adminToken + "x"},
+		{"GET", "/admin/v1/free-certs", ""},
 		{"GET", "/debug/pprof/", ""},
 		{"GET", "/debug/pprof/heap", "Bearer wrong"},
 		{"GET", "/debug/pprof/profile?seconds=1", ""},

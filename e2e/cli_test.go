@@ -80,7 +80,8 @@ func TestCLIListings(t *testing.T) {
 	}{
 		{[]string{"domains", "--account", a.ID}, "DOMAINNAME", []string{name, "online", "cli-cert"}, nil},
 		{[]string{"domains", "--account", a.ID, "--status", "offline"}, "DOMAINNAME", nil, []string{name}},
-		{[]string{"certs", "--account", a.ID, "--expiring", "400d"}, "ACCOUNTID", []string{"cli-cert", name}, nil},
+		{[]string{"certs", "--account", a.ID, "--expiring", "400d"}, "ACCOUNTID", []string{"cli-cert", name, "upload"}, nil},
+		{[]string{"certs", "free", "--account", a.ID}, "DOMAINNAME", nil, []string{name}},
 		{[]string{"certs", "--account", a.ID, "--expiring", "1d"}, "ACCOUNTID", nil, []string{"cli-cert"}},
 		{[]string{"accounts", "--limit", "1000"}, "ACCOUNTID", []string{a.ID}, nil},
 		{[]string{"audit", "--account", a.ID}, "TIME", []string{"AddCdnDomain", "SetDomainServerCertificate", "OK", a.ID}, nil},

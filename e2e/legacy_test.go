@@ -24,7 +24,7 @@ func (a *account) commonCall(t *testing.T, version, action, method string, param
 	req.Product = "Cdn"
 	req.Version = version
 	req.ApiName = action
-	req.Domain = srv.APIAddr.String()
+	req.Domain = a.cdn.Domain // the shared server's, or another node's
 	req.Scheme = "http"
 	for k, v := range params {
 		req.QueryParams[k] = v

@@ -163,7 +163,7 @@ func adminCommand() *cobra.Command {
 	af.StringVar(&f.since, "since", "", "from this time: RFC 3339, or a duration ago such as 1h")
 	af.StringVar(&f.until, "until", "", "up to this time: RFC 3339, or a duration ago")
 	af.IntVar(&limit, "limit", 0, "at most this many records (default 1000)")
-	cmd.AddCommand(account, domain, auditCmd, c.accountsCommand(), c.domainsCommand(), c.certsCommand(), c.freeCertsCommand(), &cobra.Command{
+	cmd.AddCommand(account, domain, auditCmd, c.accountsCommand(), c.domainsCommand(), c.certsCommand(), &cobra.Command{
 		Use:   "edges",
 		Short: "List the live edges, the store revision each has applied and its lag",
 		Args:  cobra.NoArgs,

@@ -140,7 +140,7 @@ func (c *adminClient) domainsCommand() *cobra.Command {
 }
 
 func (c *adminClient) freeCertsCommand() *cobra.Command {
-	return c.accountStatusList("free-certs", "List the free (ACME) certificates: issuance status, renewal, the last ACME problem",
+	return c.accountStatusList("free", "List the free (ACME) certificates: issuance status, renewal, the last ACME problem",
 		"only those in this status: checking, applying, success, failed, ...", "/admin/v1/free-certs", freeCertsTable)
 }
 
@@ -195,6 +195,9 @@ func (c *adminClient) certsCommand() *cobra.Command {
 	cmd.Flags().StringVar(&account, "account", "", "only this AccountId's certificates")
 	cmd.Flags().StringVar(&expiring, "expiring", "", "only those expiring within this long: 30d, 72h")
 	pageFlags(cmd, &p)
+	// cdnd admin certs free: the free certificates' state, also before
+	// one is issued, and the last ACME problem.
+	cmd.AddCommand(c.freeCertsCommand())
 	return cmd
 }
 

@@ -229,6 +229,7 @@ func (m *Manager) apply(reset bool, kvs []store.RawKV) {
 		var fc store.FreeCert
 		if kv.Value == nil || decodeJSON(kv.Value, &fc) != nil {
 			delete(m.certs, domain)
+			delete(m.lockedUntil, domain)
 			continue
 		}
 		m.certs[domain] = fc

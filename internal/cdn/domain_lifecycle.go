@@ -67,7 +67,8 @@ func (s *Service) deleteDomain(ctx context.Context, r *openapi.Request) (any, er
 			Unchanged(store.DomainKey(d.Name), rev).
 			Delete(store.DomainKey(d.Name)).
 			Delete(store.OwnerKey(d.AccountID, d.Name)).
-			Delete(store.DomainConfigsKey(d.Name))
+			Delete(store.DomainConfigsKey(d.Name)).
+			Delete(store.FreeCertKey(d.Name)) // its free certificate renews no more
 		if guard, ok := store.CoverKeyOf(d.Name); ok {
 			t.Delete(guard)
 		}

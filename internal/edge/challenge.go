@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -160,8 +159,11 @@ func (c *challenges) tlsALPN01Config(hello *tls.ClientHelloInfo) *tls.Config {
 	return cfg
 }
 
+// offersACMETLS: a CA validating TLS-ALPN-01 offers acme-tls/1 as its only
+// protocol (RFC 8737 section 3); a client that offers others beside it
+// gets the domain's ordinary handshake.
 func offersACMETLS(hello *tls.ClientHelloInfo) bool {
-	return slices.Contains(hello.SupportedProtos, acmeTLSProto)
+	return len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmeTLSProto
 }
 
 func isHTTP01(path string) bool { return strings.HasPrefix(path, http01Prefix) }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,5 +139,17 @@ func TestHTTP01WaitsForAChallengePublishedAsTheCAAsks(t *testing.T) {
 	resp2.Body.Close()
 	if resp2.StatusCode != http.StatusNotFound || time.Since(start) > challengeWait+2*time.Second {
 		t.Fatalf("unknown token: %d after %v", resp2.StatusCode, time.Since(start))
+	}
+}
+
+func TestACMETLSOnlyWhenItIsTheOnlyProtocol(t *testing.T) {
+	for protos, want := range map[string]bool{"acme-tls/1": true, "h2,acme-tls/1": false, "acme-tls/1,http/1.1": false, "h2": false, "": false} {
+		var list []string
+		if protos != "" {
+			list = strings.Split(protos, ",")
+		}
+		if got := offersACMETLS(&tls.ClientHelloInfo{SupportedProtos: list}); got != want {
+			t.Errorf("%q: %v, want %v", protos, got, want)
+		}
 	}
 }

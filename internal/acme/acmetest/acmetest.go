@@ -47,6 +47,8 @@ type Pebble struct {
 	db      *db.MemoryStore
 	ca      *ca.CAImpl
 	logger  *log.Logger
+	// requireEAB: accounts need an external account binding.
+	requireEAB bool
 
 	mu     sync.Mutex
 	orders map[string]int // newOrder requests by identifier
@@ -63,6 +65,10 @@ type Pebble struct {
 type Options struct {
 	// Validity of the certificates, in seconds; 0: Pebble's 90 days.
 	Validity uint64
+	// EAB, when set, makes new accounts require an external account
+	// binding (RFC 8555 section 7.3.4) with one of these key ids and
+	// HMAC keys (base64url).
+	EAB map[string]string
 }
 
 // Start runs Pebble until the test ends. It answers only once Validate has
@@ -76,7 +82,12 @@ func Start(t testing.TB, opts Options) *Pebble {
 			os.Setenv(k, v) //nolint:errcheck // the test process's own environment
 		}
 	}
-	p := &Pebble{DNS: dnstest.Start(t), orders: map[string]int{}, db: db.NewMemoryStore(), logger: log.New(io.Discard, "", 0)}
+	p := &Pebble{DNS: dnstest.Start(t), orders: map[string]int{}, db: db.NewMemoryStore(), logger: log.New(io.Discard, "", 0), requireEAB: len(opts.EAB) > 0}
+	for kid, hmac := range opts.EAB {
+		if err := p.db.AddExternalAccountKeyByID(kid, hmac); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if testing.Verbose() && os.Getenv("PEBBLE_DEBUG") != "" {
 		p.logger = log.New(os.Stderr, "pebble ", log.Lmicroseconds)
 	}
@@ -96,7 +107,7 @@ func Start(t testing.TB, opts Options) *Pebble {
 // tlsPort of whatever the names resolve to.
 func (p *Pebble) Validate(httpPort, tlsPort int) {
 	v := va.New(p.logger, httpPort, tlsPort, false, p.DNS.Addr, p.db)
-	w := wfe.New(p.logger, p.db, v, p.ca, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
+	w := wfe.New(p.logger, p.db, v, p.ca, []string{"pebble.letsencrypt.org"}, false, p.requireEAB, 0, 0)
 	h, m := w.Handler(), w.ManagementHandler()
 	p.handler.Store(&h)
 	p.mgmt.Store(&m)

@@ -1,0 +1,97 @@
+package acme
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mholt/acmez/v3/acme"
+
+	"github.com/cdnd/cdnd/internal/store"
+)
+
+func TestClassifyMapsFailuresToAlibabaStatuses(t *testing.T) {
+	expired, cancel := context.WithTimeout(context.Background(), -time.Second)
+	defer cancel()
+	live := context.Background()
+	problem := func(typ string) error {
+		return fmt.Errorf("attempt 1: %w", acme.Problem{Type: typ, Detail: "the detail", Subproblems: []acme.Subproblem{{Problem: acme.Problem{Type: "sub", Detail: "more"}}}})
+	}
+	for _, tc := range []struct {
+		name   string
+		err    error
+		status string
+		detail string
+	}{
+		{"token phase timed out", phaseError(expired, phaseToken, errors.New("store: unavailable")), store.FreeGetTokenTimeout, "unavailable"},
+		{"check phase timed out", phaseError(expired, phaseCheck, context.DeadlineExceeded), store.FreeCheckTokenTimeout, "deadline"},
+		{"cert phase timed out", phaseError(expired, phaseCert, context.DeadlineExceeded), store.FreeGetCertTimeout, "deadline"},
+		{"rejected identifier", phaseError(live, phaseToken, problem(acme.ProblemTypeRejectedIdentifier)), store.FreeDomainInvalid, acme.ProblemTypeRejectedIdentifier + ": the detail; sub: more"},
+		{"unsupported identifier", phaseError(live, phaseToken, problem(acme.ProblemTypeUnsupportedIdentifier)), store.FreeDomainInvalid, "the detail"},
+		{"CAA forbids", phaseError(live, phaseCheck, problem(acme.ProblemTypeCAA)), store.FreeDomainInvalid, "the detail"},
+		{"validation failed", phaseError(live, phaseCheck, problem("urn:ietf:params:acme:error:unauthorized")), store.FreeFailed, "unauthorized: the detail"},
+		{"rate limited", phaseError(live, phaseToken, problem("urn:ietf:params:acme:error:rateLimited")), store.FreeFailed, "rateLimited"},
+		{"deadline in a live phase", phaseError(live, phaseCert, context.DeadlineExceeded), store.FreeFailed, "deadline"},
+		{"plain error", errors.New("boom"), store.FreeFailed, "boom"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, detail := classify(tc.err)
+			if status != tc.status {
+				t.Fatalf("status %q, want %q", status, tc.status)
+			}
+			if !strings.Contains(detail, tc.detail) {
+				t.Fatalf("detail %q lacks %q", detail, tc.detail)
+			}
+		})
+	}
+}
+
+func TestDueAt(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	later := now.Add(time.Hour)
+	for _, tc := range []struct {
+		fc   store.FreeCert
+		at   time.Time
+		ever bool
+	}{
+		{store.FreeCert{Status: store.FreeChecking}, time.Time{}, true},
+		{store.FreeCert{Status: store.FreeApplying}, time.Time{}, true},
+		{store.FreeCert{Status: store.FreeUnsupportWildcard}, time.Time{}, false},
+		{store.FreeCert{Status: store.FreeFailed, NextAttempt: later}, later, true},
+		{store.FreeCert{Status: store.FreeCnameError, NextAttempt: later}, later, true},
+		{store.FreeCert{Status: store.FreeSuccess, RenewAt: later.Add(time.Hour)}, later.Add(time.Hour), true},
+		{store.FreeCert{Status: store.FreeSuccess, RenewAt: later.Add(time.Hour), ARICheck: later}, later, true},
+	} {
+		at, ever := dueAt(tc.fc)
+		if !at.Equal(tc.at) || ever != tc.ever {
+			t.Errorf("%s: due %v %v, want %v %v", tc.fc.Status, at, ever, tc.at, tc.ever)
+		}
+	}
+}
+
+func TestBackoffDoublesToTheCapWithJitter(t *testing.T) {
+	m := New(Config{RetryMin: time.Minute, RetryMax: 10 * time.Minute})
+	for n, want := range map[int]time.Duration{1: time.Minute, 2: 2 * time.Minute, 3: 4 * time.Minute, 4: 8 * time.Minute, 5: 10 * time.Minute, 50: 10 * time.Minute} {
+		for range 20 {
+			if got := m.backoff(n); got > want || got < want-want/10 {
+				t.Fatalf("backoff(%d) = %v, want within a tenth below %v", n, got, want)
+			}
+		}
+	}
+}
+
+func TestPickMovesToTheNextChallengeOnRetry(t *testing.T) {
+	m := New(Config{})
+	authz := acme.Authorization{Challenges: []acme.Challenge{{Type: "dns-01"}, {Type: TLSALPN01}, {Type: HTTP01}}}
+	for attempt, want := range []string{HTTP01, TLSALPN01, HTTP01} {
+		if c, ok := m.pick(authz, attempt); !ok || c.Type != want {
+			t.Errorf("attempt %d: %q, want %q", attempt, c.Type, want)
+		}
+	}
+	if _, ok := m.pick(acme.Authorization{Challenges: []acme.Challenge{{Type: "dns-01"}}}, 0); ok {
+		t.Error("picked a challenge the edges cannot answer")
+	}
+}
