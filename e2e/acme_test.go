@@ -123,12 +123,20 @@ func checkIssued(t *testing.T, info cdn.CertInfo, addr, domain string) *x509.Cer
 	if info.CertType != "free" || info.ServerCertificateStatus != "on" {
 		t.Fatalf("CertType %q ServerCertificateStatus %q, want free, on", info.CertType, info.ServerCertificateStatus)
 	}
-	leaf, err := servedLeaf(addr, domain)
-	if err != nil {
-		t.Fatalf("handshake %s: %v", domain, err)
-	}
-	if fingerprint(leaf) != pemFingerprint(t, []byte(info.ServerCertificate)) {
-		t.Fatal("the edge serves another certificate than DescribeDomainCertificateInfo reports")
+	// Success is reported once the certificate is stored and bound; the
+	// edge applies the binding from its watch a moment later (the domain
+	// reads configuring meanwhile).
+	want := pemFingerprint(t, []byte(info.ServerCertificate))
+	var leaf *x509.Certificate
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		leaf, err = servedLeaf(addr, domain)
+		if err == nil && fingerprint(leaf) == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the edge serves %s another certificate than DescribeDomainCertificateInfo reports (err %v)", domain, err)
+		}
 	}
 	if len(leaf.DNSNames) != 1 || leaf.DNSNames[0] != domain || !strings.Contains(leaf.Issuer.CommonName, "Pebble") {
 		t.Fatalf("served leaf for %v issued by %q, want %s by Pebble", leaf.DNSNames, leaf.Issuer.CommonName, domain)
