@@ -639,3 +639,21 @@ func TestFreeCertificateExternalAccountBinding(t *testing.T) {
 		t.Fatalf("problem %q, want the CA's externalAccountRequired", p)
 	}
 }
+
+func TestFreeCertificateRegistersAgainWhenTheCAForgetsTheAccount(t *testing.T) {
+	n := startACMENode(t, acmetest.Options{}, nil, nil)
+	first := n.addFreeDomain(t)
+	if err := setFree(n.cdn, first); err != nil {
+		t.Fatal(err)
+	}
+	waitFreeStatus(t, n.cdn, first, "success", 30*time.Second)
+	n.pebble.Restart() // the account is gone at the CA
+	second := n.addFreeDomain(t)
+	if err := setFree(n.cdn, second); err != nil {
+		t.Fatal(err)
+	}
+	checkIssued(t, waitFreeStatus(t, n.cdn, second, "success", 30*time.Second), n.srv.HTTPSAddr.String(), second)
+	if rec := freeCerts(t, n.srv)[second]; rec.Orders != 1 {
+		t.Fatalf("%d orders placed, want 1 after registering again", rec.Orders)
+	}
+}
