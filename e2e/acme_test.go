@@ -123,12 +123,20 @@ func checkIssued(t *testing.T, info cdn.CertInfo, addr, domain string) *x509.Cer
 	if info.CertType != "free" || info.ServerCertificateStatus != "on" {
 		t.Fatalf("CertType %q ServerCertificateStatus %q, want free, on", info.CertType, info.ServerCertificateStatus)
 	}
-	leaf, err := servedLeaf(addr, domain)
-	if err != nil {
-		t.Fatalf("handshake %s: %v", domain, err)
-	}
-	if fingerprint(leaf) != pemFingerprint(t, []byte(info.ServerCertificate)) {
-		t.Fatal("the edge serves another certificate than DescribeDomainCertificateInfo reports")
+	// Success is reported once the certificate is stored and bound; the
+	// edge applies the binding from its watch a moment later (the domain
+	// reads configuring meanwhile).
+	want := pemFingerprint(t, []byte(info.ServerCertificate))
+	var leaf *x509.Certificate
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		leaf, err = servedLeaf(addr, domain)
+		if err == nil && fingerprint(leaf) == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the edge serves %s another certificate than DescribeDomainCertificateInfo reports (err %v)", domain, err)
+		}
 	}
 	if len(leaf.DNSNames) != 1 || leaf.DNSNames[0] != domain || !strings.Contains(leaf.Issuer.CommonName, "Pebble") {
 		t.Fatalf("served leaf for %v issued by %q, want %s by Pebble", leaf.DNSNames, leaf.Issuer.CommonName, domain)
@@ -629,5 +637,23 @@ func TestFreeCertificateExternalAccountBinding(t *testing.T) {
 	waitFreeStatus(t, bare.cdn, other, "failed", 30*time.Second)
 	if p := freeCerts(t, bare.srv)[other].Problem; !strings.Contains(p, "externalAccountRequired") {
 		t.Fatalf("problem %q, want the CA's externalAccountRequired", p)
+	}
+}
+
+func TestFreeCertificateRegistersAgainWhenTheCAForgetsTheAccount(t *testing.T) {
+	n := startACMENode(t, acmetest.Options{}, nil, nil)
+	first := n.addFreeDomain(t)
+	if err := setFree(n.cdn, first); err != nil {
+		t.Fatal(err)
+	}
+	waitFreeStatus(t, n.cdn, first, "success", 30*time.Second)
+	n.pebble.Restart() // the account is gone at the CA
+	second := n.addFreeDomain(t)
+	if err := setFree(n.cdn, second); err != nil {
+		t.Fatal(err)
+	}
+	checkIssued(t, waitFreeStatus(t, n.cdn, second, "success", 30*time.Second), n.srv.HTTPSAddr.String(), second)
+	if rec := freeCerts(t, n.srv)[second]; rec.Orders != 1 {
+		t.Fatalf("%d orders placed, want 1 after registering again", rec.Orders)
 	}
 }

@@ -75,6 +75,10 @@ func (m *Manager) order(ctx context.Context, domain string, fc store.FreeCert, r
 	}
 	if err != nil {
 		status, problem := classify(err)
+		var p acme.Problem
+		if errors.As(err, &p) && p.Type == acme.ProblemTypeAccountDoesNotExist {
+			m.forgetAccount(ctx)
+		}
 		m.metrics.orders.WithLabelValues(status).Inc()
 		m.failed(ctx, fc, rev, status, problem, hint.get())
 		return
@@ -396,6 +400,27 @@ func (m *Manager) ensureAccount(ctx context.Context) (acme.Account, error) {
 		m.account = &a
 		return a, nil
 	}
+}
+
+// forgetAccount drops the account the CA no longer knows (a private CA
+// reset, an account deactivated), so that the next order registers anew.
+// The stored record goes only if it is still that account: another node
+// may have registered the new one already.
+func (m *Manager) forgetAccount(ctx context.Context) {
+	m.accountMu.Lock()
+	defer m.accountMu.Unlock()
+	if m.account == nil {
+		return
+	}
+	gone := m.account.Location
+	m.account = nil
+	key := store.ACMEAccountKey(accountID(m.cfg.Directory))
+	var rec store.ACMEAccount
+	rev, err := m.st.Get(ctx, key, &rec)
+	if err == nil && rec.URL == gone {
+		_, _ = m.st.Txn().Unchanged(key, rev).Delete(key).Commit(ctx)
+	}
+	m.log.Warn("acme: the CA no longer knows the account; registering anew", "account", gone)
 }
 
 func (m *Manager) register(ctx context.Context, aad []byte) (acme.Account, keyring.Sealed, error) {

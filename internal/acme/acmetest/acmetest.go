@@ -49,6 +49,9 @@ type Pebble struct {
 	logger  *log.Logger
 	// requireEAB: accounts need an external account binding.
 	requireEAB bool
+	profiles   map[string]ca.Profile
+	// httpPort and tlsPort are what Validate was last told.
+	httpPort, tlsPort int
 
 	mu     sync.Mutex
 	orders map[string]int // newOrder requests by identifier
@@ -91,7 +94,8 @@ func Start(t testing.TB, opts Options) *Pebble {
 	if testing.Verbose() && os.Getenv("PEBBLE_DEBUG") != "" {
 		p.logger = log.New(os.Stderr, "pebble ", log.Lmicroseconds)
 	}
-	p.ca = ca.New(p.logger, p.db, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "test", ValidityPeriod: opts.Validity}})
+	p.profiles = map[string]ca.Profile{"default": {Description: "test", ValidityPeriod: opts.Validity}}
+	p.ca = ca.New(p.logger, p.db, "", "ecdsa", 0, 1, p.profiles)
 	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
 	p.srv.StartTLS()
 	t.Cleanup(p.srv.Close)
@@ -106,6 +110,7 @@ func Start(t testing.TB, opts Options) *Pebble {
 // Validate makes the VA validate HTTP-01 on httpPort and TLS-ALPN-01 on
 // tlsPort of whatever the names resolve to.
 func (p *Pebble) Validate(httpPort, tlsPort int) {
+	p.httpPort, p.tlsPort = httpPort, tlsPort
 	v := va.New(p.logger, httpPort, tlsPort, false, p.DNS.Addr, p.db)
 	w := wfe.New(p.logger, p.db, v, p.ca, []string{"pebble.letsencrypt.org"}, false, p.requireEAB, 0, 0)
 	h, m := w.Handler(), w.ManagementHandler()
@@ -119,6 +124,15 @@ func (p *Pebble) Block(t testing.TB, domain string) {
 	if err := p.db.AddBlockedDomain(domain); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Restart is Pebble restarted at the same address: it forgets every
+// account, order and certificate (its store is in memory) and issues from
+// a new root.
+func (p *Pebble) Restart() {
+	p.db = db.NewMemoryStore()
+	p.ca = ca.New(p.logger, p.db, "", "ecdsa", 0, 1, p.profiles)
+	p.Validate(p.httpPort, p.tlsPort)
 }
 
 // Point makes the names resolve to 127.0.0.1 for the VA.
