@@ -3,10 +3,12 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 
+	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cdn"
 
 	"github.com/cdnd/cdnd/internal/store"
@@ -94,4 +96,48 @@ func TestDeletedDomainLeavesNoGuard(t *testing.T) {
 	req.DomainName, req.CdnType, req.Sources = "x."+zone, "web", testSources
 	_, err := a.cdn.AddCdnDomain(req)
 	wantAPIError(t, err, "ExtensiveAndSpecificDomainConflict", 400)
+}
+
+// TestConcurrentAddsUnderOneZone: adds of many accounts' names under one
+// zone all rewrite the zone's guard record; under that contention a call
+// either lands or answers a retryable 503, never an internal error (the
+// exhausted retry itself is proven in store.TestRetryConflicts).
+func TestConcurrentAddsUnderOneZone(t *testing.T) {
+	zone := uniqueDomain("busy.example")
+	accounts := make([]*account, 16)
+	for i := range accounts {
+		accounts[i] = newAccount(t)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	outcomes := map[string]int{}
+	for i, a := range accounts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 8 {
+				req := cdn.CreateAddCdnDomainRequest()
+				req.DomainName, req.CdnType, req.Sources = fmt.Sprintf("a%d-%d.%s", i, j, zone), "web", testSources
+				err := unthrottled(func() error { _, err := a.cdn.AddCdnDomain(req); return err })
+				code := "ok"
+				if err != nil {
+					code = err.Error()
+					var e *sdkerrors.ServerError
+					if errors.As(err, &e) {
+						code = fmt.Sprintf("%d %s", e.HttpStatus(), e.ErrorCode())
+					}
+				}
+				mu.Lock()
+				outcomes[code]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for code, n := range outcomes {
+		if code != "ok" && code != "503 ServiceUnavailable" {
+			t.Errorf("%d adds answered %s", n, code)
+		}
+	}
+	t.Logf("outcomes: %v", outcomes)
 }

@@ -22,6 +22,9 @@ func TestRetryConflicts(t *testing.T) {
 		{"conflicts then success", 3, false, nil, 4, nil},
 		{"wrapped conflicts are retried", 2, true, nil, 3, nil},
 		{"bounded", 1000, false, nil, conflictAttempts, ErrConflict},
+		// Exhausted contention is retryable for the client: the gateway
+		// answers ErrUnavailable with 503, not 500.
+		{"bounded is unavailable", 1000, false, nil, conflictAttempts, ErrUnavailable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := 0
