@@ -100,6 +100,7 @@ type Manager struct {
 	inflight map[string]bool
 	// lockedUntil: another node held the lock; do not ask again before.
 	lockedUntil map[string]time.Time
+	queue       *dueQueue // certs by when they next need work, inflight ones aside
 	wake        chan struct{}
 
 	accountMu sync.Mutex
@@ -153,6 +154,7 @@ func New(cfg Config) *Manager {
 		certs:       map[string]store.FreeCert{},
 		inflight:    map[string]bool{},
 		lockedUntil: map[string]time.Time{},
+		queue:       newDueQueue(),
 		wake:        make(chan struct{}, 1),
 	}
 	m.metrics = newMetrics(cfg.Metrics, m)
@@ -223,20 +225,42 @@ func (m *Manager) apply(reset bool, kvs []store.RawKV) {
 	m.mu.Lock()
 	if reset {
 		m.certs = map[string]store.FreeCert{}
+		m.queue.reset()
 	}
 	for _, kv := range kvs {
 		domain := store.DomainOfFreeCert(kv.Key)
 		var fc store.FreeCert
+		delete(m.lockedUntil, domain) // changed: worth a look at once
 		if kv.Value == nil || decodeJSON(kv.Value, &fc) != nil {
 			delete(m.certs, domain)
-			delete(m.lockedUntil, domain)
+			m.queue.set(domain, time.Time{}, false)
 			continue
 		}
 		m.certs[domain] = fc
-		delete(m.lockedUntil, domain) // changed: worth a look at once
+		m.requeue(domain)
+	}
+	if reset {
+		for domain := range m.certs {
+			m.requeue(domain)
+		}
 	}
 	m.mu.Unlock()
 	m.poke()
+}
+
+// requeue puts domain in the queue at the time its record asks for, or
+// later when another node held its lock. An inflight domain is requeued
+// when its work ends. m.mu is held.
+func (m *Manager) requeue(domain string) {
+	if m.inflight[domain] {
+		return
+	}
+	fc, known := m.certs[domain]
+	at, ok := dueAt(fc)
+	if u := m.lockedUntil[domain]; u.After(at) {
+		at = u
+	}
+	m.queue.set(domain, at, known && ok)
 }
 
 func (m *Manager) poke() {
@@ -254,23 +278,17 @@ func (m *Manager) schedule(ctx context.Context, locker *store.Locker, wg *sync.W
 	next := now.Add(m.cfg.LockTTL)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for domain, fc := range m.certs {
-		at, ok := dueAt(fc)
-		if !ok || m.inflight[domain] {
-			continue
+	for len(m.inflight) < m.cfg.Workers { // else poked again as each order ends
+		e, ok := m.queue.peek()
+		if !ok {
+			break
 		}
-		if u := m.lockedUntil[domain]; u.After(at) {
-			at = u
+		if e.at.After(now) {
+			next = minTime(next, e.at)
+			break
 		}
-		if at.After(now) {
-			if at.Before(next) {
-				next = at
-			}
-			continue
-		}
-		if len(m.inflight) >= m.cfg.Workers {
-			continue // poked again as each order ends
-		}
+		m.queue.take()
+		domain := e.domain
 		m.inflight[domain] = true
 		wg.Add(1)
 		go func() {
@@ -278,11 +296,19 @@ func (m *Manager) schedule(ctx context.Context, locker *store.Locker, wg *sync.W
 			m.work(ctx, locker, domain)
 			m.mu.Lock()
 			delete(m.inflight, domain)
+			m.requeue(domain)
 			m.mu.Unlock()
 			m.poke()
 		}()
 	}
 	return next
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // dueAt is when a record needs work, and false when it never does by
@@ -307,10 +333,15 @@ func dueAt(fc store.FreeCert) (time.Time, bool) {
 // information, or an order.
 func (m *Manager) work(ctx context.Context, locker *store.Locker, domain string) {
 	unlock, err := locker.TryLock(ctx, domain)
-	if errors.Is(err, store.ErrLocked) {
+	if err != nil {
+		// Held by another node, or the store failed: either way, not
+		// again before half a lease (the record is unchanged, so it would
+		// otherwise be due again at once).
 		m.mu.Lock()
 		m.lockedUntil[domain] = m.now().Add(m.cfg.LockTTL / 2)
 		m.mu.Unlock()
+	}
+	if errors.Is(err, store.ErrLocked) {
 		return
 	}
 	if err != nil {

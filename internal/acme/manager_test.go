@@ -2,9 +2,11 @@ package acme
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,5 +95,53 @@ func TestPickMovesToTheNextChallengeOnRetry(t *testing.T) {
 	}
 	if _, ok := m.pick(acme.Authorization{Challenges: []acme.Challenge{{Type: "dns-01"}}}, 0); ok {
 		t.Error("picked a challenge the edges cannot answer")
+	}
+}
+
+func TestDueQueueOrdersAndForgets(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	q := newDueQueue()
+	q.set("c", t0.Add(3*time.Hour), true)
+	q.set("a", t0.Add(time.Hour), true)
+	q.set("b", t0.Add(2*time.Hour), true)
+	q.set("a", t0.Add(4*time.Hour), true) // moved later: its old entry is stale
+	q.set("b", time.Time{}, false)        // needs no work any more
+	var order []string
+	for {
+		e, ok := q.peek()
+		if !ok {
+			break
+		}
+		q.take()
+		order = append(order, e.domain)
+	}
+	if got := strings.Join(order, ","); got != "c,a" {
+		t.Errorf("order %s, want c,a", got)
+	}
+	for i := range 10_000 { // one domain moved many times stays one entry's worth
+		q.set("x", t0.Add(time.Duration(i)*time.Second), true)
+	}
+	if len(q.entries) > 2*len(q.at)+1024 {
+		t.Errorf("%d entries for %d domains: stale entries not compacted", len(q.entries), len(q.at))
+	}
+}
+
+// BenchmarkScheduleNothingDue: a pass with 100,000 issued certificates of
+// which none is due costs what is due, not what is held.
+func BenchmarkScheduleNothingDue(b *testing.B) {
+	m := &Manager{cfg: Config{Workers: 16, LockTTL: time.Minute}, now: time.Now,
+		certs: map[string]store.FreeCert{}, inflight: map[string]bool{}, lockedUntil: map[string]time.Time{},
+		queue: newDueQueue(), wake: make(chan struct{}, 1)}
+	later := time.Now().Add(24 * time.Hour)
+	var kvs []store.RawKV
+	for i := range 100_000 {
+		fc, _ := json.Marshal(store.FreeCert{Domain: fmt.Sprint(i), Status: store.FreeSuccess, RenewAt: later.Add(time.Duration(i) * time.Second)})
+		kvs = append(kvs, store.RawKV{Key: store.FreeCertKey(fmt.Sprintf("d%d.example.com", i)), Value: fc})
+	}
+	m.apply(true, kvs)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range b.N {
+		m.schedule(b.Context(), nil, &wg)
 	}
 }
