@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -48,6 +51,17 @@ type process struct {
 	cmd    *exec.Cmd
 	stdout strings.Builder
 	addrs  map[string]string
+
+	mu         sync.Mutex
+	stderr     []string      // the log, a line each
+	stderrDone chan struct{} // closed when the log ends (the process exited)
+}
+
+// logLines returns what the process has logged so far.
+func (p *process) logLines() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.stderr)
 }
 
 var servingLine = regexp.MustCompile(`msg="cdnd serving" role=\S+ api=(\S+) https=(\S+) http=(\S+) admin=(\S+)`)
@@ -62,7 +76,7 @@ func startProcess(t *testing.T, dataDir string, env ...string) *process {
 // startProcessArgs is startProcess with more flags.
 func startProcessArgs(t *testing.T, dataDir string, args []string, env ...string) *process {
 	t.Helper()
-	p := &process{}
+	p := &process{stderrDone: make(chan struct{})}
 	p.cmd = exec.Command(cdndBinary(t), append([]string{"serve", "--data-dir", dataDir,
 		"--api-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
 		"--allow-origin-cidrs", "127.0.0.0/8"}, args...)...) // the tests' origins listen on loopback
@@ -81,8 +95,12 @@ func startProcessArgs(t *testing.T, dataDir string, args []string, env ...string
 	}()
 	found := make(chan map[string]string, 1)
 	go func() {
+		defer close(p.stderrDone)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			p.mu.Lock()
+			p.stderr = append(p.stderr, sc.Text())
+			p.mu.Unlock()
 			if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
 				found <- map[string]string{"api": m[1], "https": m[2], "http": m[3], "admin": m[4]}
 			}
@@ -231,5 +249,49 @@ func TestProcessRestartAndKill(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("no exit within 20s of SIGTERM")
+	}
+}
+
+// TestFreshStartLogsNoWarnings: a first start on a new data directory, a
+// few seconds of serving and a clean stop log nothing at WARN or ERROR but
+// the one documented notice that the master key was generated into the
+// data directory (none at all when CDND_MASTER_KEY gives it).
+func TestFreshStartLogsNoWarnings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want []string // the WARN and ERROR messages expected
+	}{
+		{"generated master key", nil, []string{"generated a master key in the data directory"}},
+		{"master key given", []string{"CDND_MASTER_KEY=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startProcess(t, t.TempDir(), tc.env...)
+			time.Sleep(2 * time.Second) // past the edge's first report and the store's first election
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			<-p.stderrDone // every line of the stop read before Wait closes the pipe
+			if err := p.cmd.Wait(); err != nil {
+				t.Fatalf("stop: %v", err)
+			}
+			var got []string
+			for _, line := range p.logLines() {
+				if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+					got = append(got, line)
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("WARN/ERROR lines:\n%s\nwant %d: %q", strings.Join(got, "\n"), len(tc.want), tc.want)
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("line %q, want %q", got[i], w)
+				}
+			}
+		})
 	}
 }
