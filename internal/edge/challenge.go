@@ -34,7 +34,17 @@ type challenges struct {
 
 	mu sync.RWMutex
 	m  map[string]*challengeEntry
+
+	// waiting holds a slot per request waiting in await: anyone may ask
+	// for any token of any host, so the waits are bounded in number, not
+	// only in time. A CA validates a node's few concurrent orders.
+	waiting chan struct{}
 }
+
+// maxChallengeWaiters bounds the requests that wait for an answer at once;
+// past it, a request for an answer the edge does not have is answered at
+// once.
+const maxChallengeWaiters = 64
 
 // challengeWait is how long a request for an answer the edge does not have
 // waits for its watch to bring it: the CA may come as soon as the ordering
@@ -59,6 +69,12 @@ func (c *challenges) await(domain string, match func(*challengeEntry) bool) *cha
 			return nil
 		}
 		if timeout == nil {
+			select {
+			case c.waiting <- struct{}{}:
+				defer func() { <-c.waiting }()
+			default:
+				return nil // as many waiting as may
+			}
 			t := time.NewTimer(challengeWait)
 			defer t.Stop()
 			timeout = t.C
@@ -78,7 +94,9 @@ type challengeEntry struct {
 	cert   *tls.Certificate // TLS-ALPN-01's, made on first use
 }
 
-func newChallenges() *challenges { return &challenges{m: map[string]*challengeEntry{}} }
+func newChallenges() *challenges {
+	return &challenges{m: map[string]*challengeEntry{}, waiting: make(chan struct{}, maxChallengeWaiters)}
+}
 
 // apply is the mirror's: the whole prefix on reset, else one batch.
 func (c *challenges) apply(reset bool, kvs []store.RawKV) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -150,6 +151,36 @@ func TestACMETLSOnlyWhenItIsTheOnlyProtocol(t *testing.T) {
 		}
 		if got := offersACMETLS(&tls.ClientHelloInfo{SupportedProtos: list}); got != want {
 			t.Errorf("%q: %v, want %v", protos, got, want)
+		}
+	}
+}
+
+// Anyone may ask for any token of any host, so the requests that wait for
+// an answer are bounded in number: past the bound, one is answered at once
+// (404) rather than held, even if the answer arrives a moment later.
+func TestChallengeWaitsAreBounded(t *testing.T) {
+	st := testStoreFor(t)
+	env := startEdge(t, st)
+	c := env.edge.challenges
+	name := fmt.Sprintf("full-%d.example.com", time.Now().UnixNano()) // new on every -count run
+	for range maxChallengeWaiters {
+		c.waiting <- struct{}{} // every slot taken, as by that many waiting requests
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_ = st.PutChallenge(context.Background(), name, store.Challenge{Token: "tok", KeyAuth: "tok.thumb"})
+	}()
+	if ch := c.await(name, func(*challengeEntry) bool { return true }); ch != nil {
+		t.Fatal("a request waited with every waiting slot taken")
+	}
+	for range maxChallengeWaiters {
+		<-c.waiting
+	}
+	// With a slot free, the answer published meanwhile is found.
+	deadline := time.Now().Add(5 * time.Second)
+	for c.await(name, func(*challengeEntry) bool { return true }) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the published answer never came")
 		}
 	}
 }
