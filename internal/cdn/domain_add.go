@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"math/big"
-	"strings"
 
 	"github.com/cdnd/cdnd/internal/openapi"
 	"github.com/cdnd/cdnd/internal/store"
@@ -104,13 +103,24 @@ func (s *Service) addDomain(ctx context.Context, r *openapi.Request) (any, error
 // coverGuard is what an add read about the wildcard reach it joins, to be
 // held unchanged by its commit.
 type coverGuard struct {
-	key store.Key
+	key store.Key // the wildcard's guard record; "" when no wildcard covers the name
 	rev int64
+	// An exact name's add writes its marker and leaves the guard as read;
+	// a wildcard's add rewrites the guard and holds the markers of its
+	// names unchanged since it listed the domains (at namesRev).
+	marker   store.Key
+	wildcard string
+	namesRev int64
 }
 
 func (g coverGuard) guard(t *store.Txn) {
-	if g.key != "" {
-		t.Unchanged(g.key, g.rev).Put(g.key, struct{}{})
+	switch {
+	case g.key == "":
+	case g.marker != "":
+		t.Unchanged(g.key, g.rev).Put(g.marker, struct{}{})
+	default:
+		t.Unchanged(g.key, g.rev).Put(g.key, struct{}{}).
+			NoneChangedUnder(store.CoverMarkersPrefix(g.wildcard), g.namesRev)
 	}
 }
 
@@ -119,19 +129,17 @@ func (g coverGuard) guard(t *store.Txn) {
 // ("x.example.com") route the same requests, and the exact name wins at the
 // edge, so without this an account could take a name from under another's
 // wildcard, or a wildcard could take the rest of another's zone. Within one
-// account both may exist. Both kinds of add rewrite the wildcard's guard
-// record (store.CoverKey), so two adds that would conflict cannot both
-// commit: the later one fails on the guard, reads again and is refused.
+// account both may exist. A wildcard's add rewrites its guard record
+// (store.CoverKey) and a name's add holds it unchanged, so a name and its
+// wildcard added at once cannot both commit: the later one fails on the
+// guard, or on the name's marker the wildcard holds, reads again and is
+// refused. Names under one zone do not contend with each other.
 func (s *Service) checkCover(ctx context.Context, d store.Domain) (coverGuard, error) {
-	key, ok := store.CoverKeyOf(d.Name)
+	key, wildcard, ok := store.CoverKeyOf(d.Name)
 	if !ok {
 		return coverGuard{}, nil
 	}
-	wildcard := d.Name
-	if !strings.HasPrefix(d.Name, ".") {
-		wildcard = store.WildcardOf(d.Name)
-	}
-	g := coverGuard{key: key}
+	g := coverGuard{key: key, wildcard: wildcard}
 	var mark struct{}
 	rev, err := s.st.Get(ctx, g.key, &mark)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -139,8 +147,9 @@ func (s *Service) checkCover(ctx context.Context, d store.Domain) (coverGuard, e
 	}
 	g.rev = rev
 	// Read after the guard: whatever committed before it is seen here,
-	// whatever commits after it changes the guard.
+	// whatever commits after it changes the guard (or a marker).
 	if wildcard != d.Name {
+		g.marker = store.CoverMarkerKey(wildcard, d.Name)
 		var w store.Domain
 		_, err := s.st.Get(ctx, store.DomainKey(wildcard), &w)
 		switch {
@@ -151,10 +160,11 @@ func (s *Service) checkCover(ctx context.Context, d store.Domain) (coverGuard, e
 		}
 		return g, nil
 	}
-	covered, err := s.st.DomainsCoveredBy(ctx, wildcard)
+	covered, namesRev, err := s.st.DomainsCoveredBy(ctx, wildcard)
 	if err != nil {
 		return g, err
 	}
+	g.namesRev = namesRev
 	for _, c := range covered {
 		if c.Value.AccountID != d.AccountID {
 			return g, errWildcardConflict

@@ -51,9 +51,9 @@ func (s *Service) stopDomain(ctx context.Context, r *openapi.Request) (any, erro
 // deleteDomain removes the domain and its configs; its certificate stays in
 // the account's repository, as on Alibaba Cloud. The configs go in the same
 // transaction: a name added again, by any account, starts without them.
-// So does its wildcard guard (store.CoverKeyOf): otherwise every name ever
-// added would leave a record behind, and a tenant adding and deleting
-// names could grow the store without bound.
+// So does a wildcard's guard, or a name's marker (store.CoverKeyOf):
+// otherwise every name ever added would leave a record behind, and a
+// tenant adding and deleting names could grow the store without bound.
 func (s *Service) deleteDomain(ctx context.Context, r *openapi.Request) (any, error) {
 	return nil, store.RetryConflicts(ctx, func() error {
 		d, rev, err := s.loadDomain(ctx, account(r), r.Get("DomainName"))
@@ -69,8 +69,11 @@ func (s *Service) deleteDomain(ctx context.Context, r *openapi.Request) (any, er
 			Delete(store.OwnerKey(d.AccountID, d.Name)).
 			Delete(store.DomainConfigsKey(d.Name)).
 			Delete(store.FreeCertKey(d.Name)) // its free certificate renews no more
-		if guard, ok := store.CoverKeyOf(d.Name); ok {
+		switch guard, wildcard, ok := store.CoverKeyOf(d.Name); {
+		case ok && wildcard == d.Name:
 			t.Delete(guard)
+		case ok:
+			t.Delete(store.CoverMarkerKey(wildcard, d.Name))
 		}
 		_, err = t.Commit(ctx)
 		return err

@@ -150,6 +150,14 @@ func (t *Txn) Unchanged(k Key, rev int64) *Txn {
 	return t
 }
 
+// NoneChangedUnder holds every key under prefix unchanged since rev: the
+// commit fails if one was written (created or changed) after it. An empty
+// range holds.
+func (t *Txn) NoneChangedUnder(prefix Key, rev int64) *Txn {
+	t.cmps = append(t.cmps, clientv3.Compare(clientv3.ModRevision(t.s.abs(prefix)).WithPrefix(), "<", rev+1))
+	return t
+}
+
 // Put writes v as JSON at k.
 func (t *Txn) Put(k Key, v any) *Txn {
 	b, err := json.Marshal(v)

@@ -266,3 +266,22 @@ func TestPageWalksAPrefixWithAFilter(t *testing.T) {
 		t.Fatalf("pages gave %v", got)
 	}
 }
+
+// NoneChangedUnder holds over an empty range and over keys written at or
+// before its revision, and fails once a key under the prefix is written
+// after it; keys beside the prefix do not count.
+func TestNoneChangedUnder(t *testing.T) {
+	st := newStore(t)
+	ctx := t.Context()
+	rev, err := st.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(t, st.Txn().NoneChangedUnder("m/", rev).Put("m-beside", rec{}))
+	rev = commit(t, st.Txn().NoneChangedUnder("m/", rev).Put("m/a", rec{}))
+	commit(t, st.Txn().NoneChangedUnder("m/", rev).Put("other", rec{}))
+	commit(t, st.Txn().Put("m/b", rec{}))
+	if _, err := st.Txn().NoneChangedUnder("m/", rev).Put("other", rec{N: 1}).Commit(ctx); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a key written under the prefix after rev: %v, want ErrConflict", err)
+	}
+}
