@@ -3,7 +3,9 @@ package cdn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/cdnd/cdnd/internal/store"
 )
@@ -19,71 +21,52 @@ func commitAdd(t *testing.T, s *Service, d store.Domain, g coverGuard) error {
 }
 
 // Interleavings of adds under one zone, each read done before the other's
-// commit: a name and another account's wildcard never both commit, and
-// names under one zone (any accounts) do not conflict with each other.
+// commit (landed commits first): a name and another account's wildcard
+// never both commit, and names under one zone (any accounts) do not
+// conflict with each other.
 func TestCoverInterleavings(t *testing.T) {
 	s := newTestService(t, Config{})
 	ctx := context.Background()
-	read := func(name, account string) (store.Domain, coverGuard) {
-		d := store.Domain{Name: name, AccountID: account}
-		g, err := s.checkCover(ctx, d)
-		if err != nil {
-			t.Fatalf("checkCover %s: %v", name, err)
-		}
-		return d, g
-	}
-
-	// Two accounts' names under one zone, read before either commits:
-	// both land (they used to contend for the zone's guard).
-	a, ga := read("a.one.example", "A")
-	b, gb := read("b.one.example", "B")
-	if err := commitAdd(t, s, a, ga); err != nil {
-		t.Fatal(err)
-	}
-	if err := commitAdd(t, s, b, gb); err != nil {
-		t.Fatalf("a second name under the zone: %v, want it added", err)
-	}
-
-	// A wildcard read, then another account's name under it commits:
-	// the wildcard's commit fails, and its next read refuses it.
-	w, gw := read(".two.example", "A")
-	n, gn := read("x.two.example", "B")
-	if err := commitAdd(t, s, n, gn); err != nil {
-		t.Fatal(err)
-	}
-	if err := commitAdd(t, s, w, gw); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("wildcard after a name landed under it: %v, want a conflict", err)
-	}
-	if _, err := s.checkCover(ctx, w); !errors.Is(err, errWildcardConflict) {
-		t.Fatalf("wildcard read again: %v, want ExtensiveAndSpecificDomainConflict", err)
-	}
-
-	// A name read, then another account's wildcard over it commits: the
-	// name's commit fails, and its next read refuses it.
-	n, gn = read("y.three.example", "B")
-	w, gw = read(".three.example", "A")
-	if err := commitAdd(t, s, w, gw); err != nil {
-		t.Fatal(err)
-	}
-	if err := commitAdd(t, s, n, gn); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("name after a wildcard landed over it: %v, want a conflict", err)
-	}
-	if _, err := s.checkCover(ctx, n); !errors.Is(err, errWildcardConflict) {
-		t.Fatalf("name read again: %v, want ExtensiveAndSpecificDomainConflict", err)
-	}
-
-	// Within one account: a wildcard that read before a name under it
-	// landed fails once (it cannot know whose the name is without reading
-	// again), then reads no conflict.
-	n, gn = read("z.four.example", "A")
-	w, gw = read(".four.example", "A")
-	if err := commitAdd(t, s, n, gn); err != nil {
-		t.Fatal(err)
-	}
-	if err := commitAdd(t, s, w, gw); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("same account: %v, want a conflict first (it reads again)", err)
-	}
-	if _, err := s.checkCover(ctx, w); err != nil {
-		t.Fatalf("same account read again: %v, want no conflict", err)
+	type add struct{ name, account string }
+	for _, tc := range []struct {
+		what          string
+		landed, later add
+		laterCommit   error // what the later commit answers
+		laterReread   error // what reading again then says of it
+	}{
+		{"two accounts' names under one zone (they used to contend for the guard)",
+			add{"a.one.example", "A"}, add{"b.one.example", "B"}, nil, nil},
+		{"another account's name lands under a wildcard being added",
+			add{"x.two.example", "B"}, add{".two.example", "A"}, store.ErrConflict, errWildcardConflict},
+		{"another account's wildcard lands over a name being added",
+			add{".three.example", "A"}, add{"y.three.example", "B"}, store.ErrConflict, errWildcardConflict},
+		{"one account: the wildcard read before its own name landed reads again, then may",
+			add{"z.four.example", "A"}, add{".four.example", "A"}, store.ErrConflict, nil},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			run := fmt.Sprintf(".r%d", time.Now().UnixNano()) // new names on every -count run
+			landed := store.Domain{Name: tc.landed.name + run, AccountID: tc.landed.account}
+			later := store.Domain{Name: tc.later.name + run, AccountID: tc.later.account}
+			gLater, err := s.checkCover(ctx, later)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gLanded, err := s.checkCover(ctx, landed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := commitAdd(t, s, landed, gLanded); err != nil {
+				t.Fatal(err)
+			}
+			if err := commitAdd(t, s, later, gLater); !errors.Is(err, tc.laterCommit) || (tc.laterCommit == nil && err != nil) {
+				t.Fatalf("the later commit: %v, want %v", err, tc.laterCommit)
+			}
+			if tc.laterCommit == nil {
+				return
+			}
+			if _, err := s.checkCover(ctx, later); !errors.Is(err, tc.laterReread) || (tc.laterReread == nil && err != nil) {
+				t.Fatalf("read again: %v, want %v", err, tc.laterReread)
+			}
+		})
 	}
 }
