@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -129,5 +130,29 @@ func TestCLIListings(t *testing.T) {
 	cmd.Env = append(os.Environ(), "CDND_ADMIN_TOKEN=")
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "tried --token (not given), $CDND_ADMIN_TOKEN (not set)") {
 		t.Errorf("no token: %v %q", err, out)
+	}
+}
+
+// TestCLIRefusesBadFlagValues: a value out of range stops the start before
+// anything is created, naming the flag.
+func TestCLIRefusesBadFlagValues(t *testing.T) {
+	bin := cdndBinary(t)
+	for _, tc := range []struct {
+		args    []string
+		mention string
+	}{
+		{[]string{"serve", "--acme-orders", "0"}, "--acme-orders must be between 1 and 1024"},
+		{[]string{"api", "--acme-orders", "5000"}, "--acme-orders must be between 1 and 1024"},
+		{[]string{"serve", "--log-format", "xml"}, "--log-format must be text or json"},
+		{[]string{"serve", "--allow-origin-cidrs", "10.0.0.0/33"}, "--allow-origin-cidrs"},
+	} {
+		dir := filepath.Join(t.TempDir(), "data")
+		out, err := exec.Command(bin, append(tc.args, "--data-dir", dir)...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.mention) {
+			t.Errorf("cdnd %s: %v, %q; want an error naming %q", strings.Join(tc.args, " "), err, out, tc.mention)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("cdnd %s created its data directory: %v", strings.Join(tc.args, " "), err)
+		}
 	}
 }

@@ -90,6 +90,9 @@ func nodeCommand(role, use, short, long string) *cobra.Command {
 			if cfg.AllowOriginCIDRs, err = parseCIDRs(allowOrigins); err != nil {
 				return fmt.Errorf("--allow-origin-cidrs: %w", err)
 			}
+			if role != server.RoleEdge && (cfg.ACME.Orders < 1 || cfg.ACME.Orders > 1024) {
+				return fmt.Errorf("--acme-orders must be between 1 and 1024, not %d", cfg.ACME.Orders)
+			}
 			return run(cfg, log)
 		},
 	}
@@ -120,6 +123,7 @@ func nodeCommand(role, use, short, long string) *cobra.Command {
 		f.StringSliceVar(&cfg.ACME.Challenges, "acme-challenges", []string{"http-01", "tls-alpn-01"}, "challenge types in order of preference; each retry moves to the next")
 		f.DurationVar(&cfg.ACME.LockTTL, "acme-lock-ttl", 15*time.Second, "lease of this node's order locks: how soon another API node takes over the orders of one that died")
 		f.DurationVar(&cfg.ACME.RetryMin, "acme-retry", time.Minute, "first pause after a failed order, doubling up to 24h (a CA's Retry-After that asks for longer wins)")
+		f.IntVar(&cfg.ACME.Orders, "acme-orders", 16, "free-certificate orders this node runs at once (a bulk switch to free is worked through at this width; the CA's rate limits apply per account)")
 		f.BoolVar(&cfg.ACME.VerifyCname, "verify-cname", false, "a free certificate is ordered only once the name is a CNAME of the domain's Cname (else status cname_error)")
 	}
 	if role != server.RoleAPI {

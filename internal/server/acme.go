@@ -42,6 +42,8 @@ type ACMEConfig struct {
 	LockTTL time.Duration
 	// RetryMin is the first pause after a failed order (default 1 min).
 	RetryMin time.Duration
+	// Orders bounds the orders this node runs at once (default 16).
+	Orders int
 	// Timeouts of the order's phases (tests shorten them; defaults in
 	// acme.Config).
 	TokenTimeout, CheckTimeout, CertTimeout time.Duration
@@ -70,7 +72,7 @@ func newACMEManager(cfg Config, st *store.Store, repo *cas.Repo, kr *keyring.Key
 		Directory: a.Directory, Email: a.Email, HTTPClient: client,
 		EABKeyID: a.EABKeyID, EABHMAC: cfg.Env.ACMEEABHMAC,
 		Challenges: a.Challenges, VerifyCname: a.VerifyCname, Cname: cname, Resolver: resolver,
-		LockTTL: a.LockTTL, RetryMin: a.RetryMin,
+		LockTTL: a.LockTTL, RetryMin: a.RetryMin, Workers: a.Orders,
 		TokenTimeout: a.TokenTimeout, CheckTimeout: a.CheckTimeout, CertTimeout: a.CertTimeout, ARIRecheck: a.ARIRecheck,
 		Logger: log, Metrics: reg,
 	}), nil
