@@ -212,3 +212,18 @@ func TestSlowFetchNotStored(t *testing.T) {
 	resp, _ = hs.get("/quick")
 	hs.want(resp, hitMem, 3)
 }
+
+// A purged object is gone, not stale: it is never served for a failing
+// origin, whatever serving_stale_content or stale-if-error allow.
+func TestPurgedObjectIsNotServedStale(t *testing.T) {
+	hs := newHarness(t, Config{}, fixed("old", "Cache-Control", "max-age=1, stale-if-error=3600"))
+	hs.rules = &Rules{Stale: &StaleRule{Window: time.Hour}}
+	hs.get("/a")
+	hs.clk.advance(time.Millisecond)
+	hs.c.Purge("example.com", []PurgeRule{{Kind: PurgeExact, Key: "example.com/a"}})
+	hs.o.set(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
+	hs.clk.advance(10 * time.Second)
+	if resp, body := hs.get("/a"); resp.StatusCode != http.StatusServiceUnavailable || body == "old" {
+		t.Fatalf("after the purge, with the origin failing: %d %q, want the origin's 503", resp.StatusCode, body)
+	}
+}
