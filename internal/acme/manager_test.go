@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mholt/acmez/v3/acme"
 
@@ -38,6 +39,7 @@ func TestClassifyMapsFailuresToAlibabaStatuses(t *testing.T) {
 		{"rate limited", phaseError(live, phaseToken, problem("urn:ietf:params:acme:error:rateLimited")), store.FreeFailed, "rateLimited"},
 		{"deadline in a live phase", phaseError(live, phaseCert, context.DeadlineExceeded), store.FreeFailed, "deadline"},
 		{"plain error", errors.New("boom"), store.FreeFailed, "boom"},
+		{"a huge problem is cut", acme.Problem{Type: "urn:ietf:params:acme:error:malformed", Detail: strings.Repeat("é", 100_000)}, store.FreeFailed, "..."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, detail := classify(tc.err)
@@ -46,6 +48,9 @@ func TestClassifyMapsFailuresToAlibabaStatuses(t *testing.T) {
 			}
 			if !strings.Contains(detail, tc.detail) {
 				t.Fatalf("detail %q lacks %q", detail, tc.detail)
+			}
+			if len(detail) > maxProblem || !utf8.ValidString(detail) {
+				t.Fatalf("detail of %d bytes (valid UTF-8: %v), want at most %d", len(detail), utf8.ValidString(detail), maxProblem)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mholt/acmez/v3/acme"
@@ -332,9 +333,22 @@ func (m *Manager) failed(ctx context.Context, fc store.FreeCert, rev int64, stat
 	}
 }
 
+// maxProblem bounds the problem detail kept in the record and logged: a
+// CA's answer (its subproblems, RFC 8555 section 6.7.1) can be of any size,
+// and the record must fit one etcd request.
+const maxProblem = 1024
+
 // classify maps a failed order to Alibaba's status and the problem detail
-// the operator sees.
+// the operator sees, at most maxProblem bytes of it.
 func classify(err error) (string, string) {
+	status, detail := classifyWhole(err)
+	if len(detail) > maxProblem {
+		detail = strings.ToValidUTF8(detail[:maxProblem-3], "") + "..."
+	}
+	return status, detail
+}
+
+func classifyWhole(err error) (string, string) {
 	var oe *orderError
 	var problem acme.Problem
 	switch {
