@@ -26,6 +26,7 @@ func TestCLIUnknownCommandsFailWithASuggestion(t *testing.T) {
 		{[]string{"admin", "edgs"}, "edges"},
 		{[]string{"admin", "account", "creat"}, "create"},
 		{[]string{"admin", "domain", "set-mod"}, "set-mode"},
+		{[]string{"admin", "certs", "fre"}, "Did you mean this?\n\tfree"}, // a command that runs by itself and has subcommands
 		{[]string{"admin", "nothing-like-it"}, `unknown command "nothing-like-it" for "cdnd admin"`},
 	} {
 		out, err := exec.Command(bin, tc.args...).CombinedOutput()

@@ -175,7 +175,9 @@ func (c *adminClient) certsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "certs",
 		Short: "List the certificates of the accounts' repositories (never a key)",
-		Args:  cobra.NoArgs,
+		Args:  noArgsButSubcommands,
+		// As commandGroup's: suggestions for a misspelled "free".
+		SuggestionsMinimumDistance: 2,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q := url.Values{}
 			p.into(q)

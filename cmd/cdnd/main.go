@@ -53,13 +53,28 @@ func commandGroup(use, short string, subs ...*cobra.Command) *cobra.Command {
 			if len(args) == 0 {
 				return cmd.Help()
 			}
-			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-				msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
-			}
-			return errors.New(msg)
+			return unknownCommand(cmd, args[0])
 		},
 	}
 	cmd.AddCommand(subs...)
 	return cmd
+}
+
+// unknownCommand is the error for a word that names none of cmd's
+// subcommands, with cobra's suggestions.
+func unknownCommand(cmd *cobra.Command, word string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", word, cmd.CommandPath())
+	if s := cmd.SuggestionsFor(word); len(s) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+	}
+	return errors.New(msg)
+}
+
+// noArgsButSubcommands is cobra.NoArgs for a command that runs by itself
+// and has subcommands too: a misspelled subcommand gets the suggestions.
+func noArgsButSubcommands(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return unknownCommand(cmd, args[0])
+	}
+	return nil
 }
