@@ -100,7 +100,7 @@ type Manager struct {
 	inflight map[string]bool
 	// lockedUntil: another node held the lock; do not ask again before.
 	lockedUntil map[string]time.Time
-	queue       *dueQueue // certs by when they next need work, inflight ones aside
+	queue       *fairQueue // certs by account and when they next need work, inflight ones aside
 	wake        chan struct{}
 
 	accountMu sync.Mutex
@@ -154,7 +154,7 @@ func New(cfg Config) *Manager {
 		certs:       map[string]store.FreeCert{},
 		inflight:    map[string]bool{},
 		lockedUntil: map[string]time.Time{},
-		queue:       newDueQueue(),
+		queue:       newFairQueue(),
 		wake:        make(chan struct{}, 1),
 	}
 	m.metrics = newMetrics(cfg.Metrics, m)
@@ -225,7 +225,7 @@ func (m *Manager) apply(reset bool, kvs []store.RawKV) {
 	m.mu.Lock()
 	if reset {
 		m.certs = map[string]store.FreeCert{}
-		m.queue.reset()
+		m.queue = newFairQueue()
 	}
 	for _, kv := range kvs {
 		domain := store.DomainOfFreeCert(kv.Key)
@@ -233,7 +233,7 @@ func (m *Manager) apply(reset bool, kvs []store.RawKV) {
 		delete(m.lockedUntil, domain) // changed: worth a look at once
 		if kv.Value == nil || decodeJSON(kv.Value, &fc) != nil {
 			delete(m.certs, domain)
-			m.queue.set(domain, time.Time{}, false)
+			m.queue.set(domain, "", time.Time{}, false)
 			continue
 		}
 		m.certs[domain] = fc
@@ -260,7 +260,7 @@ func (m *Manager) requeue(domain string) {
 	if u := m.lockedUntil[domain]; u.After(at) {
 		at = u
 	}
-	m.queue.set(domain, at, known && ok)
+	m.queue.set(domain, fc.AccountID, at, known && ok)
 }
 
 func (m *Manager) poke() {
@@ -279,16 +279,13 @@ func (m *Manager) schedule(ctx context.Context, locker *store.Locker, wg *sync.W
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for len(m.inflight) < m.cfg.Workers { // else poked again as each order ends
-		e, ok := m.queue.peek()
+		domain, ok, wake := m.queue.next(now)
 		if !ok {
+			if !wake.IsZero() {
+				next = minTime(next, wake)
+			}
 			break
 		}
-		if e.at.After(now) {
-			next = minTime(next, e.at)
-			break
-		}
-		m.queue.take()
-		domain := e.domain
 		m.inflight[domain] = true
 		wg.Add(1)
 		go func() {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -136,7 +137,7 @@ func TestDueQueueOrdersAndForgets(t *testing.T) {
 func BenchmarkScheduleNothingDue(b *testing.B) {
 	m := &Manager{cfg: Config{Workers: 16, LockTTL: time.Minute}, now: time.Now,
 		certs: map[string]store.FreeCert{}, inflight: map[string]bool{}, lockedUntil: map[string]time.Time{},
-		queue: newDueQueue(), wake: make(chan struct{}, 1)}
+		queue: newFairQueue(), wake: make(chan struct{}, 1)}
 	later := time.Now().Add(24 * time.Hour)
 	var kvs []store.RawKV
 	for i := range 100_000 {
@@ -148,5 +149,61 @@ func BenchmarkScheduleNothingDue(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		m.schedule(b.Context(), nil, &wg)
+	}
+}
+
+// A tenant with a thousand certificates due takes turns with another whose
+// one certificate came due later, and has the queue to itself again after.
+func TestFairQueueTakesTurnsAcrossAccounts(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	f := newFairQueue()
+	for i := range 1000 {
+		f.set(fmt.Sprintf("a%d.example", i), "A", t0.Add(time.Duration(i)*time.Millisecond), true)
+	}
+	f.set("b.example", "B", t0.Add(2*time.Second), true)
+	f.set("later.example", "C", t0.Add(time.Hour), true)
+	now := t0.Add(3 * time.Second)
+	var order []string
+	for {
+		d, ok, wake := f.next(now)
+		if !ok {
+			if !wake.Equal(t0.Add(time.Hour)) {
+				t.Errorf("next wake %v, want C's certificate's time", wake)
+			}
+			break
+		}
+		order = append(order, d)
+	}
+	if len(order) != 1001 {
+		t.Fatalf("%d taken, want the 1001 due", len(order))
+	}
+	if i := slices.Index(order, "b.example"); i < 0 || i > 1 {
+		t.Errorf("B's certificate taken %d-th, want among the first two", i+1)
+	}
+	var a []string
+	for _, d := range order {
+		if strings.HasPrefix(d, "a") {
+			a = append(a, d)
+		}
+	}
+	for i := 1; i < len(a); i++ { // A's own in due order
+		var x, y int
+		fmt.Sscanf(a[i-1], "a%d.example", &x)
+		fmt.Sscanf(a[i], "a%d.example", &y)
+		if x > y {
+			t.Fatalf("A's certificates out of due order: %s before %s", a[i-1], a[i])
+		}
+	}
+	// Moved to another account, or removed, a domain is queued once.
+	f.set("x.example", "A", t0, true)
+	f.set("x.example", "B", t0, true)
+	f.set("y.example", "A", t0, true)
+	f.set("y.example", "", time.Time{}, false)
+	var got []string
+	for d, ok, _ := f.next(now); ok; d, ok, _ = f.next(now) {
+		got = append(got, d)
+	}
+	if strings.Join(got, ",") != "x.example" {
+		t.Errorf("after moves: %v, want only x.example", got)
 	}
 }

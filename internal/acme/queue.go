@@ -69,10 +69,6 @@ func (q *dueQueue) compact() {
 	heap.Init(&q.entries)
 }
 
-func (q *dueQueue) reset() {
-	q.entries, q.at = nil, map[string]time.Time{}
-}
-
 type dueHeap []dueEntry
 
 func (h dueHeap) Len() int           { return len(h) }
