@@ -220,6 +220,18 @@ func TestServiceBusyWhileAnEdgeLags(t *testing.T) {
 	}
 	t.Cleanup(func() { stuck.Close(ctx) })
 	a.waitStatus(t, name, "configuring")
+	adminStatus := func() string {
+		var out struct {
+			Domains []struct{ DomainName, Status string }
+		}
+		if st := adminCall(t, "GET", "/admin/v1/domains?AccountId="+a.ID, nil, &out); st != 200 || len(out.Domains) != 1 {
+			t.Fatalf("admin domains: %d %+v", st, out)
+		}
+		return out.Domains[0].Status
+	}
+	if got := adminStatus(); got != "configuring" {
+		t.Errorf("the operator's listing says %q while an edge lags, want configuring as the API says", got)
+	}
 	stop := cdn.CreateStopCdnDomainRequest()
 	stop.DomainName = name
 	_, err := a.cdn.StopCdnDomain(stop)
@@ -227,6 +239,9 @@ func TestServiceBusyWhileAnEdgeLags(t *testing.T) {
 
 	stuck.Close(ctx)
 	a.waitStatus(t, name, "online")
+	if got := adminStatus(); got != "online" {
+		t.Errorf("the operator's listing says %q once the edges caught up, want online", got)
+	}
 	if _, err := a.cdn.StopCdnDomain(stop); err != nil {
 		t.Fatal(err)
 	}

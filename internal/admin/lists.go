@@ -93,10 +93,19 @@ func (a *api) listDomains(ctx context.Context, r *http.Request) (int, any, error
 	if err != nil {
 		return 0, nil, err
 	}
+	applied, err := a.cfg.Store.AppliedByEveryEdge(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
 	out := make([]domainView, len(rows))
 	for i, row := range rows {
 		d := row.Value
 		out[i] = domainView{DomainName: d.Name, AccountId: d.AccountID, Status: d.Status, Mode: d.Mode, Modified: d.Modified}
+		if row.Revision > applied {
+			// As DescribeUserDomains says it: a live edge has not applied
+			// the domain's last change yet.
+			out[i].Status = "configuring"
+		}
 		if d.HTTPS != nil {
 			out[i].CertName, out[i].CertType = d.HTTPS.CertName, d.HTTPS.CertType
 		}

@@ -3,7 +3,6 @@ package cdn
 import (
 	"context"
 	"errors"
-	"math"
 	"time"
 
 	"github.com/cdnd/cdnd/internal/cas"
@@ -43,21 +42,8 @@ func (s *Service) loadDomain(ctx context.Context, accountID, name string) (store
 	return d, rev, err
 }
 
-// applied is the revision every live edge has applied; with no edge
-// registered there is nothing to wait for.
-func (s *Service) applied(ctx context.Context) (int64, error) {
-	edges, err := s.st.Edges(ctx)
-	if err != nil {
-		return 0, err
-	}
-	min := int64(math.MaxInt64)
-	for _, e := range edges {
-		if e.Applied < min {
-			min = e.Applied
-		}
-	}
-	return min, nil
-}
+// applied is the revision every live edge has applied.
+func (s *Service) applied(ctx context.Context) (int64, error) { return s.st.AppliedByEveryEdge(ctx) }
 
 // servedRevision is the last revision that changed what the edges serve
 // for d, written at rev: its own record's or its certificate's (ForceSet

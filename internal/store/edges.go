@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"time"
 
@@ -88,6 +89,20 @@ func (l *EdgeLease) Close(ctx context.Context) {
 		_, _ = l.s.cli.Revoke(ctx, l.lease)
 	}
 	l.release()
+}
+
+// AppliedByEveryEdge is the revision every live edge has applied; with no
+// edge registered there is nothing to wait for (math.MaxInt64).
+func (s *Store) AppliedByEveryEdge(ctx context.Context) (int64, error) {
+	edges, err := s.Edges(ctx)
+	if err != nil {
+		return 0, err
+	}
+	applied := int64(math.MaxInt64)
+	for _, e := range edges {
+		applied = min(applied, e.Applied)
+	}
+	return applied, nil
 }
 
 // Edges lists the live edges.

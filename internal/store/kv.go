@@ -221,10 +221,11 @@ func (s *Store) PutExpiring(ctx context.Context, k Key, v any, ttl time.Duration
 	return resp.Header.Revision, nil
 }
 
-// Keyed is a record with its key.
+// Keyed is a record with its key and the revision that last wrote it.
 type Keyed[T any] struct {
-	Key   Key
-	Value T
+	Key      Key
+	Value    T
+	Revision int64
 }
 
 // ListKeyed decodes every record under prefix with its key, in key order.
@@ -239,7 +240,7 @@ func ListKeyed[T any](ctx context.Context, s *Store, prefix Key) ([]Keyed[T], er
 		if err := decode(kv.Key, kv.Value, &v); err != nil {
 			return nil, err
 		}
-		out = append(out, Keyed[T]{Key: Key(strings.TrimPrefix(string(kv.Key), s.prefix)), Value: v})
+		out = append(out, Keyed[T]{Key: Key(strings.TrimPrefix(string(kv.Key), s.prefix)), Value: v, Revision: kv.ModRevision})
 	}
 	return out, nil
 }

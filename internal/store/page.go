@@ -34,7 +34,7 @@ func Page[T any](ctx context.Context, s *Store, prefix Key, after string, limit 
 				continue
 			}
 			rel := strings.TrimPrefix(string(kv.Key), p)
-			out = append(out, Keyed[T]{Key: Key(rel), Value: v})
+			out = append(out, Keyed[T]{Key: Key(rel), Value: v, Revision: kv.ModRevision})
 			if len(out) == limit {
 				if i < len(resp.Kvs)-1 || resp.More {
 					return out, rel, nil
