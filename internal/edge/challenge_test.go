@@ -167,7 +167,7 @@ func TestChallengeWaitsAreBounded(t *testing.T) {
 		c.waiting <- struct{}{} // every slot taken, as by that many waiting requests
 	}
 	go func() {
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(time.Second) // long after await has looked, even on a slow machine
 		_ = st.PutChallenge(context.Background(), name, store.Challenge{Token: "tok", KeyAuth: "tok.thumb"})
 	}()
 	if ch := c.await(name, func(*challengeEntry) bool { return true }); ch != nil {
