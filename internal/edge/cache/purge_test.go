@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -225,5 +226,47 @@ func TestPurgedObjectIsNotServedStale(t *testing.T) {
 	hs.clk.advance(10 * time.Second)
 	if resp, body := hs.get("/a"); resp.StatusCode != http.StatusServiceUnavailable || body == "old" {
 		t.Fatalf("after the purge, with the origin failing: %d %q, want the origin's 503", resp.StatusCode, body)
+	}
+}
+
+// A tenant's pattern may be costly to match (Go's regexp is linear, but
+// with a factor of the program's size): past regexBudget a lookup counts
+// the entry as purged instead of matching, so a hit never pays for it.
+func TestCostlyRegexPurgeIsBounded(t *testing.T) {
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	before := c.now()
+	time.Sleep(time.Millisecond)
+	re := regexp.MustCompile(`^(?:/` + strings.Repeat(`(?:[a-z]|[0-9]|x)*`, 100) + `q)$`) // matches no path without a q
+	size := programSize(re)
+	c.Purge("example.com", []PurgeRule{{Kind: PurgeRegex, Regex: re}})
+	short := "/" + strings.Repeat("a", regexBudget/size/2)
+	long := "/" + strings.Repeat("a", 8000)
+	if c.purges.covers("example.com"+short, before) {
+		t.Errorf("a path within the budget that the pattern does not match counts as purged")
+	}
+	if !c.purges.covers("example.com"+long, before) {
+		t.Errorf("a path of %d bytes against a program of %d instructions was matched (or kept), want it counted as purged", len(long), size)
+	}
+}
+
+// BenchmarkCostlyRegexLookup: what a lookup of an 8 KiB path costs against
+// the costly pattern above (about 30 ms per match without the budget).
+func BenchmarkCostlyRegexLookup(b *testing.B) {
+	c, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	before := c.now()
+	time.Sleep(time.Millisecond)
+	re := regexp.MustCompile(`^(?:/` + strings.Repeat(`(?:[a-z]|[0-9]|x)*`, 100) + `q)$`)
+	c.Purge("example.com", []PurgeRule{{Kind: PurgeRegex, Regex: re}})
+	key := "example.com/" + strings.Repeat("a", 8000)
+	for range b.N {
+		c.purges.covers(key, before)
 	}
 }
