@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -39,9 +38,11 @@ type PurgeRule struct {
 
 // A purge does not scan the cache: it becomes a rule, and an entry fetched
 // before a rule that matches it is treated as absent when it is looked up
-// (and then removed). The rules are an immutable set behind an atomic
-// pointer, so a lookup reads them without a lock, and a purge (rare next
-// to lookups) copies the set of its domain. A sweep in the background
+// (and then removed). A domain's rules are immutable, replaced whole by a
+// purge, so a lookup holds the read lock only to find them; a change costs
+// its domain's rules, never a copy of every domain's (a full load gives
+// each of 100k domains a floor, and every domain change may renew one).
+// A sweep in the background
 // removes what the rules cover and forgets the rules older than every
 // entry left, so that their number stays bounded by what the cache holds.
 type purgeSet struct {
@@ -110,9 +111,10 @@ const fetchSlack = 5 * time.Minute
 
 // purges holds the cache's purge rules.
 type purges struct {
-	set atomic.Pointer[purgeSet]
+	rw  sync.RWMutex // guards set; its *domainPurges are never changed in place
+	set purgeSet
 
-	mu        sync.Mutex // serialises writers of set and sweeps
+	mu        sync.Mutex // guards the sweep's state
 	sweeping  bool
 	lastSweep time.Time
 }
@@ -120,18 +122,17 @@ type purges struct {
 // covers reports whether the entry with primary key key, fetched at
 // fetched, is purged.
 func (p *purges) covers(key string, fetched time.Time) bool {
-	s := p.set.Load()
-	if s == nil {
-		return false
+	slash := strings.IndexByte(key, '/')
+	p.rw.RLock()
+	floor := p.set.floor
+	var d *domainPurges
+	if slash >= 0 {
+		d = p.set.domains[key[:slash]]
 	}
-	if fetched.Before(s.floor) {
+	p.rw.RUnlock()
+	if fetched.Before(floor) {
 		return true
 	}
-	slash := strings.IndexByte(key, '/')
-	if slash < 0 {
-		return false
-	}
-	d := s.domains[key[:slash]]
 	if d == nil {
 		return false
 	}
@@ -163,17 +164,15 @@ func (p *purges) covers(key string, fetched time.Time) bool {
 	return false
 }
 
-// update replaces the set with change applied to a copy of it.
+// update applies change to the set under the write lock. change replaces
+// a domain's rules rather than changing them (lookups hold them unlocked).
 func (p *purges) update(change func(s *purgeSet)) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	next := &purgeSet{domains: map[string]*domainPurges{}}
-	if cur := p.set.Load(); cur != nil {
-		next.floor = cur.floor
-		maps.Copy(next.domains, cur.domains)
+	p.rw.Lock()
+	defer p.rw.Unlock()
+	if p.set.domains == nil {
+		p.set.domains = map[string]*domainPurges{}
 	}
-	change(next)
-	p.set.Store(next)
+	change(&p.set)
 }
 
 // Purge makes every entry of domain that a rule matches, fetched before
@@ -353,12 +352,10 @@ func (d *domainPurges) since(t time.Time) *domainPurges {
 
 // PurgeRules counts the rules the cache holds, for tests and metrics.
 func (c *Cache) PurgeRules() int {
-	s := c.purges.set.Load()
-	if s == nil {
-		return 0
-	}
+	c.purges.rw.RLock()
+	defer c.purges.rw.RUnlock()
 	n := 0
-	for _, d := range s.domains {
+	for _, d := range c.purges.set.domains {
 		n += len(d.exact) + len(d.paths) + len(d.dirs) + len(d.regexes)
 	}
 	return n

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -268,5 +269,26 @@ func BenchmarkCostlyRegexLookup(b *testing.B) {
 	key := "example.com/" + strings.Repeat("a", 8000)
 	for range b.N {
 		c.purges.covers(key, before)
+	}
+}
+
+// BenchmarkDomainChangeWith100kFloors: a domain's change renews its floor
+// at the edge; with every one of 100k domains holding one (a full load
+// gives them), that costs the one domain, not a copy of all.
+func BenchmarkDomainChangeWith100kFloors(b *testing.B) {
+	c, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	t0 := time.Now().Add(-time.Hour)
+	floors := make(map[string]time.Time, 100_000)
+	for i := range 100_000 {
+		floors[fmt.Sprintf("d%d.example.com", i)] = t0
+	}
+	c.PurgeDomainsBefore(floors)
+	b.ResetTimer()
+	for i := range b.N {
+		c.PurgeDomainsBefore(map[string]time.Time{fmt.Sprintf("d%d.example.com", i%100_000): t0.Add(time.Duration(i+1) * time.Nanosecond)})
 	}
 }
